@@ -1,0 +1,32 @@
+# The README's two commands: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS := notebooks,test
+
+.PHONY: setup demo test bench lint lab clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/simlib run b2b_saas --replications 2 --seed 1 --out reports/demo/b2b_saas
+
+test: setup
+	$(BIN)/python -m ruff check simlib tests benchmarks
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/simlib bench
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) reports/*/ .pytest_cache .ruff_cache

@@ -1,0 +1,121 @@
+"""The account book: every account of one replication as columns (numpy arrays).
+
+Accounts are rows in arrival order; a row is never removed (a churned account keeps its row with
+``alive`` false and its ``mrr`` set to 0, so sums over the whole book need no mask). Mechanisms may
+add their own columns with :meth:`AccountBook.add_column` without touching this module.
+
+Units: months for time columns, currency per month for ``mrr``, currency for ``revenue``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["CONTRACT_ANNUAL", "CONTRACT_MONTHLY", "AccountBook"]
+
+CONTRACT_MONTHLY = 0
+CONTRACT_ANNUAL = 1
+CONTRACT_NAMES = ("monthly", "annual")
+
+_CORE_COLUMNS: dict[str, tuple[type, float | int | bool]] = {
+    "key": (np.uint64, 0),  # stable identity for keyed random draws (rng.account_key)
+    "segment": (np.int16, 0),  # index into the scenario's segment list
+    "plan": (np.int16, 0),  # index into the segment's plan ladder (cheapest = 0)
+    "size": (np.float64, 1.0),  # size multiplier: MRR = price x size (x annual discount)
+    "contract": (np.int8, CONTRACT_MONTHLY),
+    "anniversary": (np.int32, 0),  # annual renewal at the end of month m when (m - a) % 12 == 11
+    "start_month": (np.int32, 0),
+    "end_month": (np.int32, -1),  # last month billed by a churned account; -1 while alive
+    "alive": (np.bool_, False),
+    "risk": (np.float64, 0.0),  # base churn probability per renewal ~ Beta (Fader & Hardie 2007)
+    "fit": (np.float64, 0.5),  # product fit: satisfaction drifts back to it
+    "satisfaction": (np.float64, 0.5),  # latent satisfaction / health, 0-1
+    "champion_lost": (np.bool_, False),  # champion left since the last renewal
+    "tier": (np.int8, 0),  # CS tier (0 = none)
+    "mrr": (np.float64, 0.0),  # MRR billed now (0 once churned), currency per month
+    "initial_mrr": (np.float64, 0.0),
+    "final_mrr": (np.float64, 0.0),  # MRR of the last month billed
+    "revenue": (np.float64, 0.0),  # revenue billed so far, currency
+    "discounted_revenue": (np.float64, 0.0),  # sum of revenue(m) x d^m, d = (1 + rate)^(-1/12)
+}
+
+
+@dataclass
+class AccountBook:
+    """Columnar store of accounts; grows by doubling, views cover the first ``n`` rows."""
+
+    capacity: int = 1024
+    n: int = 0
+    _data: dict[str, NDArray] = field(default_factory=dict)
+    _fill: dict[str, float | int | bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.capacity = max(16, int(self.capacity))
+        for name, (dtype, fill) in _CORE_COLUMNS.items():
+            self.add_column(name, dtype, fill)
+
+    def add_column(self, name: str, dtype: type | np.dtype, fill: float | int | bool = 0) -> None:
+        """Add a column (a mechanism's own state), filled with ``fill`` for existing rows."""
+        if name in self._data:
+            raise ValueError(f"column {name!r} exists already")
+        self._data[name] = np.full(self.capacity, fill, dtype=dtype)
+        self._fill[name] = fill
+
+    def __getattr__(self, name: str) -> NDArray:
+        data = self.__dict__.get("_data")
+        if data is not None and name in data:
+            return data[name][: self.__dict__["n"]]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # ``book.revenue += x`` re-assigns the attribute: write into the column, never shadow it
+        data = self.__dict__.get("_data")
+        if data is not None and name in data:
+            target = data[name][: self.__dict__["n"]]
+            if not (
+                isinstance(value, np.ndarray)
+                and value.shape == target.shape
+                and value.__array_interface__["data"][0] == target.__array_interface__["data"][0]
+            ):
+                target[...] = value
+            return
+        object.__setattr__(self, name, value)
+
+    def column(self, name: str) -> NDArray:
+        """The first ``n`` rows of a column (a view: writes go to the book)."""
+        return self._data[name][: self.n]
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._data)
+
+    def append(self, k: int) -> slice:
+        """Make room for ``k`` new rows (filled with each column's fill value); their slice."""
+        start = self.n
+        needed = start + k
+        if needed > self.capacity:
+            new_cap = max(needed, 2 * self.capacity)
+            for name, arr in self._data.items():
+                grown = np.full(new_cap, self._fill[name], dtype=arr.dtype)
+                grown[:start] = arr[:start]
+                self._data[name] = grown
+            self.capacity = new_cap
+        self.n = needed
+        return slice(start, needed)
+
+    def alive_index(self) -> NDArray[np.intp]:
+        """Row numbers of the accounts alive now."""
+        return np.flatnonzero(self.column("alive"))
+
+    def churn(self, rows: NDArray[np.intp], month: int) -> float:
+        """Churn ``rows`` at the end of ``month``; returns the MRR they took with them."""
+        mrr = self._data["mrr"]
+        lost = float(mrr[rows].sum())
+        self._data["final_mrr"][rows] = mrr[rows]
+        mrr[rows] = 0.0
+        self._data["alive"][rows] = False
+        self._data["end_month"][rows] = month
+        return lost

@@ -1,0 +1,71 @@
+"""The ``simlib`` command (also ``python -m simlib``).
+
+Each command lives in its own module of this package and registers itself in :data:`COMMANDS`
+with :func:`command`; adding a command never edits this file. Exit codes: 0 success, 2 invalid
+input (the message names the file, the key path and what is allowed), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Callable, Sequence
+
+from ..errors import SimlibError, UserInputError
+
+__all__ = ["COMMANDS", "command", "main"]
+
+Handler = Callable[[argparse.Namespace], int]
+#: name -> (help, function adding the arguments, handler)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
+
+
+def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None]):  # noqa: A002
+    """Decorator registering ``handler(args) -> exit code`` as ``simlib NAME``."""
+
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = (help, arguments, handler)
+        return handler
+
+    return register
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit code 2, like every input error
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+    parser = _Parser(
+        prog="simlib",
+        description="Simulate subscription businesses: churn, CS coverage, offers, LTV.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        help_text, arguments, _ = COMMANDS[name]
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = COMMANDS[args.command][2]
+    try:
+        return int(handler(args) or 0)
+    except UserInputError as exc:
+        print(f"simlib {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except SimlibError as exc:
+        print(f"simlib {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"simlib {args.command}: interrupted", file=sys.stderr)
+        return 130

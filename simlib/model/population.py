@@ -1,0 +1,142 @@
+"""Accounts coming into being: the opening book at month 0 and every later arrival.
+
+Each new account's attributes are drawn by inversion from keyed uniforms of the ``population``
+stream (one slot per attribute), so an account with the same key gets the same attributes in every
+scenario whose distributions agree, and comonotone ones where they differ (common random numbers).
+
+* segment ~ Categorical(shares); plan ~ Categorical(plan_mix of the segment);
+* size ~ LogNormal(-sigma^2 / 2, sigma) (mean 1); MRR = list price x size, x (1 - annual
+  discount) on annual contracts (currency per month);
+* contract annual with probability ``annual_share`` of the segment;
+* base churn risk per renewal ~ Beta(alpha, beta) of the segment and contract (Fader & Hardie
+  2007); product fit ~ Beta of the segment; satisfaction starts at the fit.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import betaincinv, ndtri
+
+from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
+from ..engine import Actor, Simulation, register_actor
+from ..rng import account_key
+
+__all__ = ["PopulationActor", "create_accounts"]
+
+SLOT_SEGMENT, SLOT_PLAN, SLOT_SIZE, SLOT_CONTRACT, SLOT_RISK, SLOT_FIT, SLOT_STAGGER = range(7)
+
+
+def _categorical(u: NDArray[np.float64], probs: NDArray[np.float64]) -> NDArray[np.int16]:
+    cdf = np.cumsum(probs)
+    cdf /= cdf[-1]
+    return np.minimum(np.searchsorted(cdf, u, side="right"), len(probs) - 1).astype(np.int16)
+
+
+def create_accounts(
+    sim: Simulation,
+    arrival_month: int,
+    indices: NDArray[np.int64],
+    segment_probs: NDArray[np.float64] | None = None,
+    stagger: bool = False,
+) -> slice:
+    """Append accounts arriving in ``arrival_month`` with the given per-month indices.
+
+    ``segment_probs`` (one per segment) replaces the segments' shares (referral sources, say).
+    ``stagger`` spreads annual renewal months over the contract year (a seasoned opening book).
+    Returns the rows of the new accounts.
+    """
+    scenario = sim.scenario
+    segments = scenario.segment_table()
+    names = list(segments)
+    k = len(indices)
+    rows = sim.book.append(k)
+    if k == 0:
+        return rows
+    book = sim.book
+    keys = account_key(arrival_month, indices)
+    draw = sim.streams.key("population")
+    from ..rng import keyed_uniform
+
+    probs = (
+        np.asarray(segment_probs, dtype=np.float64)
+        if segment_probs is not None
+        else np.array([segments[n].share for n in names])
+    )
+    seg = _categorical(keyed_uniform(draw, keys, SLOT_SEGMENT), probs)
+    u_plan = keyed_uniform(draw, keys, SLOT_PLAN)
+    z_size = ndtri(keyed_uniform(draw, keys, SLOT_SIZE))
+    u_contract = keyed_uniform(draw, keys, SLOT_CONTRACT)
+    u_risk = keyed_uniform(draw, keys, SLOT_RISK)
+    u_fit = keyed_uniform(draw, keys, SLOT_FIT)
+
+    plan = np.zeros(k, dtype=np.int16)
+    size = np.ones(k)
+    contract = np.full(k, CONTRACT_MONTHLY, dtype=np.int8)
+    price = np.zeros(k)
+    risk = np.zeros(k)
+    fit = np.zeros(k)
+    discount = scenario.contracts.annual_discount
+    for s, name in enumerate(names):
+        cfg = segments[name]
+        mask = seg == s
+        if not mask.any():
+            continue
+        prices = np.array(list(cfg.plans.values()), dtype=np.float64)
+        mix = np.array([cfg.plan_mix[p] for p in cfg.plans], dtype=np.float64)  # type: ignore[index]
+        plan[mask] = _categorical(u_plan[mask], mix)
+        price[mask] = prices[plan[mask]]
+        sigma = cfg.size_sigma
+        if sigma > 0:
+            size[mask] = np.exp(sigma * z_size[mask] - 0.5 * sigma * sigma)
+        annual = mask & (u_contract < cfg.annual_share)
+        contract[annual] = CONTRACT_ANNUAL
+        for kind, sel in (("monthly", mask & ~annual), ("annual", annual)):
+            if sel.any():
+                beta_dist = getattr(cfg.churn, kind)
+                risk[sel] = betaincinv(beta_dist.alpha, beta_dist.beta, u_risk[sel])
+        assert cfg.fit is not None
+        fit[mask] = betaincinv(cfg.fit.alpha, cfg.fit.beta, u_fit[mask])
+
+    mrr = price * size
+    mrr[contract == CONTRACT_ANNUAL] *= 1.0 - discount
+    fit = np.clip(fit, 1e-6, 1 - 1e-6)
+
+    book.key[rows] = keys
+    book.segment[rows] = seg
+    book.plan[rows] = plan
+    book.size[rows] = size
+    book.contract[rows] = contract
+    book.start_month[rows] = arrival_month
+    if stagger:
+        offset = (keyed_uniform(draw, keys, SLOT_STAGGER) * 12).astype(np.int32)
+        book.anniversary[rows] = arrival_month - offset
+    else:
+        book.anniversary[rows] = arrival_month
+    book.alive[rows] = True
+    book.risk[rows] = risk
+    book.fit[rows] = fit
+    book.satisfaction[rows] = fit
+    book.mrr[rows] = mrr
+    book.initial_mrr[rows] = mrr
+    return rows
+
+
+@register_actor
+class PopulationActor(Actor):
+    """Creates the opening book at month 0."""
+
+    name: ClassVar[str] = "population"
+    order: ClassVar[int] = 10
+
+    def open_month(self, month: int) -> None:
+        if month == 0:
+            n = self.sim.scenario.population.initial_accounts
+            create_accounts(
+                self.sim,
+                0,
+                np.arange(n, dtype=np.int64),
+                stagger=self.sim.scenario.contracts.stagger_opening_renewals,
+            )

@@ -1,0 +1,41 @@
+"""Satisfaction (health score) drift: mean reversion toward product fit, with noise.
+
+Each month, for every account alive, in logit space (so satisfaction stays inside (0, 1)):
+``z <- z + reversion x (logit(fit) - z) + volatility x eps``, ``eps ~ N(0, 1)`` keyed by account
+and month (stream ``satisfaction``). This is an Ornstein-Uhlenbeck process sampled monthly.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from scipy.special import expit, logit
+
+from ..engine import Actor, register_actor
+from ..scenario import Scenario
+
+__all__ = ["SatisfactionActor"]
+
+
+@register_actor
+class SatisfactionActor(Actor):
+    name: ClassVar[str] = "satisfaction"
+    order: ClassVar[int] = 60
+
+    @classmethod
+    def enabled(cls, scenario: Scenario) -> bool:
+        return scenario.satisfaction.enabled
+
+    def open_month(self, month: int) -> None:
+        cfg = self.sim.scenario.satisfaction
+        book = self.sim.book
+        rows = book.alive_index()
+        if rows.size == 0:
+            return
+        s = book.satisfaction[rows]
+        z = logit(s)
+        z += cfg.reversion * (logit(book.fit[rows]) - z)
+        if cfg.volatility > 0:
+            z += cfg.volatility * self.sim.streams.normal("satisfaction", book.key[rows], month)
+        book.satisfaction[rows] = np.clip(expit(z), 1e-6, 1 - 1e-6)

@@ -1,0 +1,148 @@
+"""Simulation results: the three tidy tables, and writing them to a folder atomically.
+
+A result folder holds ``monthly.parquet``, ``accounts.parquet``, ``summary.parquet``,
+``summary.csv``, ``resolved.yaml`` and, written last, ``manifest.json``. The folder is first
+written under a temporary name beside its destination and then renamed into place, so a reader
+never sees a half-written result: a folder without ``manifest.json`` is not a result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import UserInputError
+from .scenario import Scenario, scenario_hash, to_yaml
+
+__all__ = ["SimulationResult", "atomic_folder", "package_versions"]
+
+_PACKAGES = ("simlib", "simpy", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "PyYAML")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages a result depends on."""
+    import platform
+
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+class atomic_folder:  # noqa: N801 - used like a function in a with-statement
+    """``with atomic_folder(dest) as tmp:`` write into ``tmp``; on success it becomes ``dest``.
+
+    An existing ``dest`` is replaced only after the new folder is complete; on any error the
+    temporary folder is removed and ``dest`` is left as it was.
+    """
+
+    def __init__(self, dest: str | Path) -> None:
+        self.dest = Path(dest)
+
+    def __enter__(self) -> Path:
+        parent = self.dest.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.dest.name}.tmp-", dir=parent))
+        except OSError as exc:
+            raise UserInputError(f"{parent}: cannot write results there ({exc.strerror})") from None
+        return self.tmp
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        old = None
+        if self.dest.exists():
+            old = self.dest.with_name(f".{self.dest.name}.old-{os.getpid()}")
+            os.replace(self.dest, old)
+        os.replace(self.tmp, self.dest)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass
+class SimulationResult:
+    """The tables of one or more replications of one scenario.
+
+    ``monthly``: one row per (scenario, replication, month); ``accounts``: one row per
+    (scenario, replication, account_id); ``summary``: one row per (scenario, replication).
+    Column definitions: CONTRACT.md and :mod:`simlib.metrics`.
+    """
+
+    scenario: Scenario
+    seed: int
+    monthly: pd.DataFrame
+    accounts: pd.DataFrame
+    summary: pd.DataFrame
+    wall_seconds: float = 0.0
+    events_processed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def replications(self) -> int:
+        return int(self.summary["replication"].nunique())
+
+    @property
+    def account_months(self) -> int:
+        """Account-months simulated: the sum of active accounts over months and replications."""
+        return int(self.monthly["active_accounts"].sum())
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name,
+            "scenario_hash": scenario_hash(self.scenario),
+            "seed": self.seed,
+            "replications": self.replications,
+            "horizon_months": self.scenario.horizon_months,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "account_months": self.account_months,
+            "simpy_events": self.events_processed,
+            "versions": package_versions(),
+            **self.extra,
+        }
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write every table, ``resolved.yaml`` and (last) ``manifest.json`` to ``out_dir``."""
+        dest = Path(out_dir)
+        with atomic_folder(dest) as tmp:
+            self.monthly.to_parquet(tmp / "monthly.parquet", index=False)
+            self.accounts.to_parquet(tmp / "accounts.parquet", index=False)
+            self.summary.to_parquet(tmp / "summary.parquet", index=False)
+            self.summary.to_csv(tmp / "summary.csv", index=False)
+            (tmp / "resolved.yaml").write_text(to_yaml(self.scenario), encoding="utf-8")
+            (tmp / "manifest.json").write_text(
+                json.dumps(self.manifest(), indent=2, ensure_ascii=False), encoding="utf-8"
+            )
+        return dest
+
+    @classmethod
+    def read(cls, folder: str | Path) -> SimulationResult:
+        """Read a result folder written by :meth:`write` (refuses one without a manifest)."""
+        from .scenario import load_scenario
+
+        folder = Path(folder)
+        manifest_path = folder / "manifest.json"
+        if not manifest_path.is_file():
+            raise UserInputError(f"{folder}: not a complete result (no manifest.json)")
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        return cls(
+            scenario=load_scenario(folder / "resolved.yaml"),
+            seed=int(manifest["seed"]),
+            monthly=pd.read_parquet(folder / "monthly.parquet"),
+            accounts=pd.read_parquet(folder / "accounts.parquet"),
+            summary=pd.read_parquet(folder / "summary.parquet"),
+            wall_seconds=float(manifest.get("wall_seconds", 0.0)),
+            events_processed=int(manifest.get("simpy_events", 0)),
+        )

@@ -1,0 +1,631 @@
+"""The scenario format: typed, documented, validated (pydantic v2).
+
+A scenario is a YAML file (or a preset name from ``data/scenarios/``). Loading follows Ciw's
+order: read the YAML safely, resolve ``extends:`` (a preset name or a path, merged key by key),
+apply ``--set KEY=VALUE`` overrides, *fill defaults*, then *validate*. Every field carries its
+unit in its description; unknown keys are errors that suggest the closest valid key; each error
+names the file, the dotted key path and what is allowed (:class:`simlib.errors.ScenarioError`).
+
+Units: time in whole months from the start of the simulation (month 0); money in the scenario's
+currency; MRR and prices in currency per month; probabilities and shares in [0, 1].
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ScenarioError
+
+__all__ = [
+    "BetaDist",
+    "Scenario",
+    "apply_overrides",
+    "load_scenario",
+    "preset_dir",
+    "preset_names",
+    "scenario_hash",
+    "to_yaml",
+]
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveParam = Annotated[float, Field(gt=0.0, le=1e9)]
+NonNegative = Annotated[float, Field(ge=0.0, le=1e12)]
+
+MAX_ACCOUNTS = 50_000_000
+MAX_HORIZON = 1200
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+
+class BetaDist(_Strict):
+    """A Beta(alpha, beta) distribution on [0, 1]; mean alpha / (alpha + beta)."""
+
+    alpha: PositiveParam = Field(description="Beta shape alpha (> 0)")
+    beta: PositiveParam = Field(description="Beta shape beta (> 0)")
+
+    @property
+    def mean(self) -> float:
+        return self.alpha / (self.alpha + self.beta)
+
+
+class ContractChurn(_Strict):
+    """Per-renewal churn probability of each contract type, ~ Beta, drawn once per account.
+
+    This is the shifted-beta-geometric model of Fader & Hardie (2007), "How to project customer
+    retention", J. Interactive Marketing 21(1): with satisfaction effects off, the share of a cohort
+    alive after t renewals is S(t) = B(alpha, beta + t) / B(alpha, beta).
+    """
+
+    monthly: BetaDist = Field(
+        default_factory=lambda: BetaDist(alpha=1.0, beta=30.0),
+        description="churn probability per monthly renewal (end of every month) ~ Beta",
+    )
+    annual: BetaDist = Field(
+        default_factory=lambda: BetaDist(alpha=1.0, beta=7.0),
+        description="churn probability per annual renewal (every 12 months) ~ Beta",
+    )
+
+
+class ChurnConfig(ContractChurn):
+    """Churn: heterogeneous base risk plus the links to satisfaction and champion loss."""
+
+    satisfaction_effect: NonNegative = Field(
+        default=0.0,
+        description=(
+            "log-odds of churn added per unit (0-1 scale) that satisfaction lies below the "
+            "account's product fit, and removed per unit above it; 0 = no link"
+        ),
+    )
+
+
+class SegmentChurn(_Strict):
+    """Per-segment override of the churn Beta distributions (unset: the scenario's ``churn``)."""
+
+    monthly: BetaDist | None = Field(default=None, description="override of churn.monthly")
+    annual: BetaDist | None = Field(default=None, description="override of churn.annual")
+
+
+class Segment(_Strict):
+    """A segment of the book: its share, its plan ladder, account sizes and overrides."""
+
+    share: Probability = Field(default=1.0, description="share of accounts in this segment (0-1)")
+    buyer: Literal["b2b", "b2c"] = Field(
+        default="b2b", description="how accounts buy: b2b (approvals, budgets) or b2c"
+    )
+    plans: dict[str, NonNegative] = Field(
+        default_factory=dict,
+        description="plan ladder, cheapest first: plan name -> list price (currency per month)",
+    )
+    plan_mix: dict[str, Probability] | None = Field(
+        default=None,
+        description="share of new accounts starting on each plan (default: all on the first)",
+    )
+    size_sigma: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        default=0.0,
+        description=(
+            "account size spread: MRR = plan price x size, size ~ LogNormal with mean 1 and "
+            "this log-scale standard deviation (0 = every account at list price)"
+        ),
+    )
+    annual_share: Probability | None = Field(
+        default=None, description="override of contracts.annual_share for this segment"
+    )
+    churn: SegmentChurn = Field(
+        default_factory=SegmentChurn, description="override of churn Beta distributions"
+    )
+    fit: BetaDist | None = Field(default=None, description="override of satisfaction.fit")
+
+    @model_validator(mode="after")
+    def _check_mix(self) -> Segment:
+        if self.plan_mix is not None:
+            unknown = [p for p in self.plan_mix if p not in self.plans]
+            if unknown:
+                raise ValueError(
+                    f"plan_mix names plan(s) {unknown} not in plans {list(self.plans)}"
+                )
+            total = sum(self.plan_mix.values())
+            if not math.isclose(total, 1.0, abs_tol=1e-6):
+                raise ValueError(f"plan_mix shares must add up to 1, got {total:g}")
+        return self
+
+
+class Population(_Strict):
+    """The opening book (month 0) and the segments every account belongs to."""
+
+    initial_accounts: Annotated[int, Field(ge=0, le=MAX_ACCOUNTS)] = Field(
+        default=1000, description="accounts alive at month 0"
+    )
+    mrr: NonNegative = Field(
+        default=100.0,
+        description=(
+            "list price (currency per month) of the single plan of the default segment, used "
+            "when no segments are given"
+        ),
+    )
+    segments: dict[str, Segment] | None = Field(
+        default=None,
+        description="segments by name (default: one segment 'all' with one plan at `mrr`)",
+    )
+
+    @model_validator(mode="after")
+    def _check_segments(self) -> Population:
+        if self.segments is None:
+            return self
+        if not self.segments:
+            raise ValueError("segments must name at least one segment")
+        total = sum(s.share for s in self.segments.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"segment shares must add up to 1, got {total:g}")
+        return self
+
+
+class Acquisition(_Strict):
+    """New accounts arriving each month (paid acquisition, before referrals)."""
+
+    new_accounts_per_month: NonNegative = Field(
+        default=0.0, description="mean new accounts per month (accounts per month)"
+    )
+    process: Literal["poisson", "fixed"] = Field(
+        default="poisson",
+        description="poisson: Poisson counts with that mean; fixed: exactly round(mean)",
+    )
+    start_month: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = Field(
+        default=1, description="first month with new accounts (month 0 is the opening book)"
+    )
+
+
+class Contracts(_Strict):
+    """Monthly and annual contracts."""
+
+    annual_share: Probability = Field(
+        default=0.0,
+        description="share of accounts on annual contracts (they churn only at 12-month renewals)",
+    )
+    annual_discount: Probability = Field(
+        default=0.0, description="price reduction of annual contracts (share of list price)"
+    )
+    stagger_opening_renewals: bool = Field(
+        default=False,
+        description=(
+            "true: annual accounts of the opening book renew in a month drawn uniformly from "
+            "their contract year (a seasoned book); false: all at month 11, 23, ..."
+        ),
+    )
+
+
+class Satisfaction(_Strict):
+    """Latent satisfaction (health) in (0, 1), mean-reverting toward the account's product fit.
+
+    Monthly, in logit space: z <- z + reversion x (logit(fit) - z) + volatility x N(0, 1).
+    """
+
+    enabled: bool = Field(default=True, description="false: satisfaction stays at its start")
+    fit: BetaDist = Field(
+        default_factory=lambda: BetaDist(alpha=6.0, beta=4.0),
+        description="product fit of each account ~ Beta: the level satisfaction drifts back to",
+    )
+    reversion: Probability = Field(
+        default=0.2, description="share of the (logit) gap to fit closed per month"
+    )
+    volatility: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        default=0.3, description="standard deviation of the monthly logit noise"
+    )
+
+
+class Champion(_Strict):
+    """Champion turnover: the customer's internal champion leaves their job."""
+
+    enabled: bool = Field(default=False, description="switch the mechanism on")
+    monthly_turnover: Probability = Field(
+        default=0.01, description="probability per account per month that the champion leaves"
+    )
+    satisfaction_drop: Probability = Field(
+        default=0.2, description="fall in satisfaction (0-1 scale) when the champion leaves"
+    )
+    churn_odds_multiplier: Annotated[float, Field(ge=1.0, le=1e6)] = Field(
+        default=2.0,
+        description="odds multiplier of churn at the next renewal after the champion left",
+    )
+
+
+class Economics(_Strict):
+    """Margin, discounting and currency."""
+
+    gross_margin: Probability = Field(
+        default=0.8, description="share of revenue kept as gross margin (0-1)"
+    )
+    annual_discount_rate: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        default=0.1, description="yearly discount rate for LTV (0.1 = 10 % a year)"
+    )
+    currency: str = Field(default="USD", max_length=16, description="currency label of figures")
+
+
+class Scenario(_Strict):
+    """One scenario: everything a run needs apart from the seed and the replication count."""
+
+    name: str = Field(default="scenario", min_length=1, max_length=200, description="free text")
+    description: str = Field(default="", max_length=10_000, description="free text")
+    horizon_months: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = Field(
+        default=60, description="months simulated (months 0 .. horizon_months - 1)"
+    )
+    population: Population = Field(default_factory=Population)
+    acquisition: Acquisition = Field(default_factory=Acquisition)
+    contracts: Contracts = Field(default_factory=Contracts)
+    churn: ChurnConfig = Field(default_factory=ChurnConfig)
+    satisfaction: Satisfaction = Field(default_factory=Satisfaction)
+    champion: Champion = Field(default_factory=Champion)
+    economics: Economics = Field(default_factory=Economics)
+
+    def segment_table(self) -> dict[str, Segment]:
+        """Segments with every inherited value filled in (see :func:`fill_defaults`)."""
+        assert self.population.segments is not None, "call fill_defaults first"
+        return self.population.segments
+
+
+#: Every default value, as a mapping: user documents are merged over it, so a partial override
+#: (``--set satisfaction.fit.beta=3``) keeps the other defaults of the same block.
+_DEFAULTS: dict[str, Any] = Scenario().model_dump(mode="python")
+
+# --------------------------------------------------------------------------------------------
+# Loading: YAML -> extends -> overrides -> fill defaults -> validate
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that also rejects a key given twice in one mapping."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def preset_dir() -> Path:
+    """Folder of the preset scenarios (``data/scenarios`` beside the package)."""
+    return Path(__file__).resolve().parent.parent / "data" / "scenarios"
+
+
+def preset_names() -> list[str]:
+    """Names of the preset scenarios."""
+    return sorted(p.stem for p in preset_dir().glob("*.yaml"))
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML safely (no language tags, no duplicate keys) or raise :class:`ScenarioError`."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" (line {mark.line + 1}, column {mark.column + 1})"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "could not determine a constructor" in str(exc):
+            problem = "language-specific YAML tags (such as !!python/object) are not allowed"
+        raise ScenarioError(source, [("", f"not valid YAML{where}: {problem}")]) from None
+
+
+def _resolve_ref(ref: str, relative_to: Path | None) -> Path:
+    """A scenario reference: a path to a YAML file, or a preset name."""
+    candidates: list[Path] = []
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or "/" in ref or "\\" in ref:
+        if not path.is_absolute() and relative_to is not None:
+            candidates.append(relative_to / path)
+        candidates.append(path)
+    else:
+        candidates.append(preset_dir() / f"{ref}.yaml")
+    for c in candidates:
+        if c.is_file():
+            return c
+    if len(candidates) == 1 and candidates[0].parent == preset_dir():
+        names = preset_names()
+        close = difflib.get_close_matches(ref, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ScenarioError(
+            ref, [("", f"no such file or preset{hint}; presets: {', '.join(names)}")]
+        )
+    raise ScenarioError(ref, [("", "no such file")])
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(str(path), [("", f"cannot read file: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), [("", "not a UTF-8 text file")]) from None
+    doc = parse_yaml(text, str(path))
+    if doc is None:
+        raise ScenarioError(str(path), [("", "the file is empty; a scenario is a YAML mapping")])
+    if not isinstance(doc, dict):
+        raise ScenarioError(
+            str(path), [("", f"a scenario is a YAML mapping, got {type(doc).__name__}")]
+        )
+    return doc
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` merged into a copy of ``base``, mapping by mapping (lists are replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _load_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ScenarioError(str(path), [("extends", f"extends itself in a cycle: {cycle}")])
+    doc = _read_document(path)
+    parent_ref = doc.pop("extends", None)
+    if parent_ref is None:
+        return doc
+    if not isinstance(parent_ref, str) or not parent_ref:
+        raise ScenarioError(
+            str(path), [("extends", f"must be a preset name or a path, got {parent_ref!r}")]
+        )
+    parent_path = _resolve_ref(parent_ref, path.parent)
+    parent = _load_with_extends(parent_path, (*chain, resolved))
+    return deep_merge(parent, doc)
+
+
+def apply_overrides(doc: dict[str, Any], overrides: list[str] | None, source: str) -> dict[str, Any]:
+    """Apply ``KEY=VALUE`` overrides (dotted key, YAML value) to a copy of a scenario mapping."""
+    out = copy.deepcopy(doc)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ScenarioError(source, [("--set", f"expected KEY=VALUE, got {item!r}")])
+        key, _, text = item.partition("=")
+        key = key.strip()
+        parts = key.split(".")
+        if not key or any(not p for p in parts):
+            raise ScenarioError(source, [("--set", f"invalid key {key!r}")])
+        value = parse_yaml(text, f"--set {key}")
+        node = out
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise ScenarioError(source, [(key, f"{where} is a value, not a mapping")])
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def fill_defaults(doc: dict[str, Any], filled: set[str] | None = None) -> dict[str, Any]:
+    """Fill what depends on other keys: the default segment and per-segment inherited values.
+
+    Runs after overrides and before validation, so ``--set churn.monthly.alpha=..`` reaches every
+    segment that does not override it, and ``resolved.yaml`` shows each value actually used.
+    """
+    out = deep_merge(_DEFAULTS, doc) if isinstance(doc, dict) else copy.deepcopy(doc)
+    pop = out.setdefault("population", {})
+    if not isinstance(pop, dict):
+        return out  # validation reports it
+    if pop.get("segments") is None:
+        mrr = pop.get("mrr", Population.model_fields["mrr"].default)
+        pop["segments"] = {"all": {"share": 1.0, "plans": {"standard": mrr}}}
+    segments = pop["segments"]
+    if not isinstance(segments, dict):
+        return out
+    churn = out.get("churn") if isinstance(out.get("churn"), dict) else {}
+    sat = out.get("satisfaction") if isinstance(out.get("satisfaction"), dict) else {}
+    contracts = out.get("contracts") if isinstance(out.get("contracts"), dict) else {}
+    defaults = ChurnConfig()
+    for seg_name, seg in segments.items():
+        if not isinstance(seg, dict):
+            continue
+        seg_churn = seg.setdefault("churn", {}) or {}
+        seg["churn"] = seg_churn
+        if isinstance(seg_churn, dict):
+            for kind in ("monthly", "annual"):
+                base = churn.get(kind) or getattr(defaults, kind).model_dump()
+                if isinstance(seg_churn.get(kind), dict) and isinstance(base, dict):
+                    seg_churn[kind] = deep_merge(base, seg_churn[kind])
+                if seg_churn.get(kind) is None:
+                    seg_churn[kind] = copy.deepcopy(base)
+                    if filled is not None:
+                        filled.add(f"population.segments.{seg_name}.churn.{kind}")
+        if seg.get("fit") is None:
+            seg["fit"] = copy.deepcopy(sat.get("fit") or Satisfaction().fit.model_dump())
+            if filled is not None:
+                filled.add(f"population.segments.{seg_name}.fit")
+        if seg.get("annual_share") is None:
+            seg["annual_share"] = contracts.get(
+                "annual_share", Contracts.model_fields["annual_share"].default
+            )
+        plans = seg.get("plans")
+        if isinstance(plans, dict) and plans and seg.get("plan_mix") is None:
+            first = next(iter(plans))
+            seg["plan_mix"] = {p: (1.0 if p == first else 0.0) for p in plans}
+    return out
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _dict_value_model(annotation: Any) -> type[BaseModel] | None:
+    for arg in getattr(annotation, "__args__", ()) or ():
+        if getattr(arg, "__origin__", None) is dict:
+            value = arg.__args__[1]
+            if isinstance(value, type) and issubclass(value, BaseModel):
+                return value
+    return None
+
+
+def _owner_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Model owning the last key of ``loc``, skipping dict keys (segment names)."""
+    model: type[BaseModel] = Scenario
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        if i == len(loc) - 1:
+            return model
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return None
+        inner = _inner_model(field.annotation)
+        if inner is not None:
+            model = inner
+            i += 1
+            continue
+        value_model = _dict_value_model(field.annotation)
+        if value_model is not None:
+            model = value_model
+            i += 2  # skip the dict key
+            if i >= len(loc):
+                return None
+            continue
+        return None
+    return model
+
+
+_MESSAGES = {
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "string_too_short": "must have at least {min_length} character(s)",
+    "string_too_long": "must have at most {max_length} characters",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "literal_error": "must be {expected}",
+}
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    template = _MESSAGES.get(kind)
+    if template is not None:
+        try:
+            msg = template.format(**(err.get("ctx") or {}))
+        except (KeyError, IndexError):
+            msg = err["msg"]
+        return f"{msg}, got {err.get('input')!r}"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        return msg[len("Value error, ") :]
+    if kind == "missing":
+        return "required"
+    return f"{msg}, got {err.get('input')!r}"
+
+
+def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        key = ".".join(str(p) for p in loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            owner = _owner_model(loc)
+            allowed = sorted(owner.model_fields) if owner else []
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            msg = f"unknown key{hint}; allowed: {', '.join(allowed)}"
+        else:
+            msg = _message(err)
+        problems.append((key, msg))
+    return problems
+
+
+def validate(doc: Any, source: str) -> Scenario:
+    """Fill defaults and validate a scenario mapping, or raise :class:`ScenarioError`."""
+    if not isinstance(doc, dict):
+        raise ScenarioError(source, [("", f"a scenario is a YAML mapping, got {type(doc).__name__}")])
+    doc = dict(doc)
+    doc.pop("extends", None)
+    filled: set[str] = set()
+    try:
+        return Scenario.model_validate(fill_defaults(doc, filled))
+    except ValidationError as exc:
+        problems = [
+            (key, msg)
+            for key, msg in _format_errors(exc)
+            if not any(key == f or key.startswith(f + ".") for f in filled)
+        ]
+        raise ScenarioError(source, problems or _format_errors(exc)) from None
+    except (TypeError, AttributeError) as exc:  # pragma: no cover - defensive
+        raise ScenarioError(source, [("", f"malformed scenario: {exc}")]) from None
+
+
+def load_scenario(
+    ref: str | Path | dict[str, Any] | Scenario, overrides: list[str] | None = None
+) -> Scenario:
+    """Load a scenario from a YAML path, a preset name, a mapping or a Scenario.
+
+    ``overrides`` are ``"dotted.key=YAML value"`` strings applied after ``extends:`` and before
+    defaults are filled and the result validated.
+    """
+    if isinstance(ref, Scenario):
+        if not overrides:
+            return ref
+        doc, source = ref.model_dump(mode="python"), ref.name
+    elif isinstance(ref, dict):
+        doc, source = copy.deepcopy(ref), "<mapping>"
+        parent_ref = doc.pop("extends", None)
+        if parent_ref is not None:
+            doc = deep_merge(_load_with_extends(_resolve_ref(str(parent_ref), None)), doc)
+    else:
+        path = _resolve_ref(str(ref), None)
+        doc, source = _load_with_extends(path), str(ref)
+    doc = apply_overrides(doc, overrides, source)
+    return validate(doc, source)
+
+
+def to_yaml(scenario: Scenario) -> str:
+    """The fully resolved scenario as YAML (loading it again gives the same scenario)."""
+    return yaml.safe_dump(
+        scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
+    )
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """A stable SHA-256 of the resolved scenario (its canonical JSON)."""
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
