@@ -1,0 +1,49 @@
+"""simlib: simulate subscription businesses (churn, CS coverage, offers) and compare scenarios.
+
+Public API::
+
+    import simlib
+    scenario = simlib.load_scenario("b2b_saas", overrides=["churn.satisfaction_effect=3"])
+    result = simlib.simulate(scenario, replications=10, seed=1)
+    result.summary, result.monthly, result.accounts      # tidy pandas tables
+"""
+
+from __future__ import annotations
+
+from .engine import ACTORS, Actor, Simulation, register_actor
+from .errors import (
+    CommandError,
+    DataError,
+    ScenarioError,
+    SimlibError,
+    SimulationError,
+    UserInputError,
+)
+from .experiment import run_replication, simulate
+from .results import SimulationResult
+from .scenario import Scenario, load_scenario, preset_names, to_yaml
+from .stats import Interval, mean_ci
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTORS",
+    "Actor",
+    "CommandError",
+    "DataError",
+    "Interval",
+    "Scenario",
+    "ScenarioError",
+    "SimlibError",
+    "Simulation",
+    "SimulationError",
+    "SimulationResult",
+    "UserInputError",
+    "load_scenario",
+    "mean_ci",
+    "preset_names",
+    "register_actor",
+    "run_replication",
+    "simulate",
+    "to_yaml",
+]

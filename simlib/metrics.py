@@ -107,7 +107,9 @@ def account_table(sim: Simulation) -> pd.DataFrame:
             "account_id": np.arange(book.n, dtype=np.int64),
             "segment": segments,
             "start_month": book.start_month.copy(),
-            "end_month": pd.arrays.IntegerArray(np.where(churned, end, 0).astype(np.int32), alive.copy()),
+            "end_month": pd.arrays.IntegerArray(
+                np.where(churned, end, 0).astype(np.int32), alive.copy()
+            ),
             "churned": churned.copy(),
             "lifetime_months": lifetime.astype(np.int32),
             "contract": pd.Categorical.from_codes(book.contract, categories=list(CONTRACT_NAMES)),

@@ -19,8 +19,14 @@ from .errors import UserInputError
 __all__ = ["safe_name", "within"]
 
 _UNSAFE = re.compile(r"[^\w.\-]", flags=re.UNICODE)
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
-                     *(f"lpt{i}" for i in range(10))}
+_WINDOWS_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(10)),
+    *(f"lpt{i}" for i in range(10)),
+}
 
 
 def safe_name(name: str, max_length: int = 100) -> str:

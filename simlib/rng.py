@@ -40,7 +40,9 @@ _TWO_M53 = 2.0**-53
 REFERRAL_OFFSET = 1 << 31
 
 
-def account_key(arrival_month: int | NDArray[np.int64], index: NDArray[np.int64]) -> NDArray[np.uint64]:
+def account_key(
+    arrival_month: int | NDArray[np.int64], index: NDArray[np.int64]
+) -> NDArray[np.uint64]:
     """Stable identity of an account for keyed draws: ``arrival_month * 2**32 + index``.
 
     ``index`` counts the accounts that arrived in that month through the same channel (the opening
@@ -71,7 +73,9 @@ def keyed_bits(key: tuple[int, int], accounts: NDArray[np.uint64], slot: int) ->
     return z
 
 
-def keyed_uniform(key: tuple[int, int], accounts: NDArray[np.uint64], slot: int) -> NDArray[np.float64]:
+def keyed_uniform(
+    key: tuple[int, int], accounts: NDArray[np.uint64], slot: int
+) -> NDArray[np.float64]:
     """Uniform(0, 1) draws (never exactly 0 or 1), one per account key, for decision ``slot``."""
     z = keyed_bits(key, accounts, slot)
     z >>= _S11
@@ -81,7 +85,9 @@ def keyed_uniform(key: tuple[int, int], accounts: NDArray[np.uint64], slot: int)
     return u
 
 
-def keyed_normal(key: tuple[int, int], accounts: NDArray[np.uint64], slot: int) -> NDArray[np.float64]:
+def keyed_normal(
+    key: tuple[int, int], accounts: NDArray[np.uint64], slot: int
+) -> NDArray[np.float64]:
     """Standard normal draws by inversion (``scipy.special.ndtri``) of :func:`keyed_uniform`."""
     from scipy.special import ndtri
 

@@ -285,7 +285,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader that also rejects a key given twice in one mapping."""
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+def _construct_mapping(
+    loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
@@ -297,9 +299,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     return loader.construct_mapping(node, deep=deep)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def preset_dir() -> Path:
@@ -315,7 +315,7 @@ def preset_names() -> list[str]:
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML safely (no language tags, no duplicate keys) or raise :class:`ScenarioError`."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -398,7 +398,9 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, An
     return deep_merge(parent, doc)
 
 
-def apply_overrides(doc: dict[str, Any], overrides: list[str] | None, source: str) -> dict[str, Any]:
+def apply_overrides(
+    doc: dict[str, Any], overrides: list[str] | None, source: str
+) -> dict[str, Any]:
     """Apply ``KEY=VALUE`` overrides (dotted key, YAML value) to a copy of a scenario mapping."""
     out = copy.deepcopy(doc)
     for item in overrides or []:
@@ -577,7 +579,9 @@ def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
 def validate(doc: Any, source: str) -> Scenario:
     """Fill defaults and validate a scenario mapping, or raise :class:`ScenarioError`."""
     if not isinstance(doc, dict):
-        raise ScenarioError(source, [("", f"a scenario is a YAML mapping, got {type(doc).__name__}")])
+        raise ScenarioError(
+            source, [("", f"a scenario is a YAML mapping, got {type(doc).__name__}")]
+        )
     doc = dict(doc)
     doc.pop("extends", None)
     filled: set[str] = set()

@@ -22,7 +22,7 @@ Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
 
 
-def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None]):  # noqa: A002
+def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None]):
     """Decorator registering ``handler(args) -> exit code`` as ``simlib NAME``."""
 
     def register(handler: Handler) -> Handler:

@@ -23,21 +23,25 @@ def run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, args.overrides)
     out = Path(args.out) if args.out else Path("reports") / "runs" / safe_name(scenario.name)
-    result = simulate(scenario, replications=args.replications, seed=args.seed,
-                      progress=not args.quiet)
+    result = simulate(
+        scenario, replications=args.replications, seed=args.seed, progress=not args.quiet
+    )
     result.write(out)
     if not args.quiet:
         s = result.summary
-        print(f"{scenario.name}: {result.replications} replication(s), "
-              f"{result.account_months:,} account-months in {result.wall_seconds:.1f} s; "
-              f"mean LTV {s['ltv_mean'].mean():,.0f}, "
-              f"monthly logo churn {100 * s['logo_churn_monthly'].mean():.2f} %")
+        print(
+            f"{scenario.name}: {result.replications} replication(s), "
+            f"{result.account_months:,} account-months in {result.wall_seconds:.1f} s; "
+            f"mean LTV {s['ltv_mean'].mean():,.0f}, "
+            f"monthly logo churn {100 * s['logo_churn_monthly'].mean():.2f} %"
+        )
     print(out)
     return 0
 
 
-@command("validate", "check a scenario; print the fully resolved YAML, or the errors",
-         scenario_arguments)
+@command(
+    "validate", "check a scenario; print the fully resolved YAML, or the errors", scenario_arguments
+)
 def validate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, args.overrides)
     sys.stdout.write(to_yaml(scenario))
