@@ -32,6 +32,7 @@ _CORE_COLUMNS: dict[str, tuple[type, float | int | bool]] = {
     "alive": (np.bool_, False),
     "risk": (np.float64, 0.0),  # base churn probability per renewal ~ Beta (Fader & Hardie 2007)
     "fit": (np.float64, 0.5),  # product fit: satisfaction drifts back to it
+    "fit_logit": (np.float64, 0.0),  # logit(fit), kept for the monthly drift
     "satisfaction": (np.float64, 0.5),  # latent satisfaction / health, 0-1
     "champion_lost": (np.bool_, False),  # champion left since the last renewal
     "tier": (np.int8, 0),  # CS tier (0 = none)

@@ -18,11 +18,12 @@ from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import betaincinv, ndtri
+from scipy.special import ndtri
 
 from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
+from ..distributions import beta_ppf
 from ..engine import Actor, Simulation, register_actor
-from ..rng import account_key
+from ..rng import account_key, keyed_uniform
 
 __all__ = ["PopulationActor", "create_accounts"]
 
@@ -58,8 +59,6 @@ def create_accounts(
     book = sim.book
     keys = account_key(arrival_month, indices)
     draw = sim.streams.key("population")
-    from ..rng import keyed_uniform
-
     probs = (
         np.asarray(segment_probs, dtype=np.float64)
         if segment_probs is not None
@@ -96,9 +95,9 @@ def create_accounts(
         for kind, sel in (("monthly", mask & ~annual), ("annual", annual)):
             if sel.any():
                 beta_dist = getattr(cfg.churn, kind)
-                risk[sel] = betaincinv(beta_dist.alpha, beta_dist.beta, u_risk[sel])
+                risk[sel] = beta_ppf(u_risk[sel], beta_dist.alpha, beta_dist.beta)
         assert cfg.fit is not None
-        fit[mask] = betaincinv(cfg.fit.alpha, cfg.fit.beta, u_fit[mask])
+        fit[mask] = beta_ppf(u_fit[mask], cfg.fit.alpha, cfg.fit.beta)
 
     mrr = price * size
     mrr[contract == CONTRACT_ANNUAL] *= 1.0 - discount
@@ -119,6 +118,7 @@ def create_accounts(
     book.risk[rows] = risk
     book.fit[rows] = fit
     book.satisfaction[rows] = fit
+    book.fit_logit[rows] = np.log(fit / (1.0 - fit))
     book.mrr[rows] = mrr
     book.initial_mrr[rows] = mrr
     return rows

@@ -33,9 +33,12 @@ class SatisfactionActor(Actor):
         rows = book.alive_index()
         if rows.size == 0:
             return
-        s = book.satisfaction[rows]
-        z = logit(s)
-        z += cfg.reversion * (logit(book.fit[rows]) - z)
+        z = logit(book.satisfaction[rows])
+        z *= 1.0 - cfg.reversion
+        z += cfg.reversion * book.fit_logit[rows]
         if cfg.volatility > 0:
-            z += cfg.volatility * self.sim.streams.normal("satisfaction", book.key[rows], month)
-        book.satisfaction[rows] = np.clip(expit(z), 1e-6, 1 - 1e-6)
+            noise = self.sim.streams.normal("satisfaction", book.key[rows], month)
+            noise *= cfg.volatility
+            z += noise
+        s = expit(z, out=z)
+        book.satisfaction[rows] = np.clip(s, 1e-6, 1 - 1e-6, out=s)

@@ -1,0 +1,1 @@
+"""Baselines the benchmark measures simlib against (not part of the installed package)."""

@@ -1,0 +1,46 @@
+"""Shared fixtures and helpers for the test suite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import betaln
+
+import simlib
+
+
+def sbg_survival(alpha: float, beta: float, t: np.ndarray) -> np.ndarray:
+    """Shifted-beta-geometric survival S(t) = B(alpha, beta + t) / B(alpha, beta)."""
+    return np.exp(betaln(alpha, beta + t) - betaln(alpha, beta))
+
+
+def survived(accounts, t: np.ndarray) -> np.ndarray:
+    """Share of accounts that survived t renewal decisions (lifetime longer than t months)."""
+    life = accounts["lifetime_months"].to_numpy()
+    return np.array([(life > k).mean() for k in t])
+
+
+@pytest.fixture(scope="session")
+def run_cli(tmp_path_factory):
+    """Call ``simlib`` in-process; returns (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from simlib.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse
+                code = int(exc.code or 0)
+        return code, out.getvalue(), err.getvalue()
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def textbook_default():
+    """One replication of the textbook preset (10,000 accounts, 36 months), seed 11."""
+    return simlib.simulate("textbook", seed=11)
