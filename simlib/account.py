@@ -52,18 +52,30 @@ class AccountBook:
     n: int = 0
     _data: dict[str, NDArray] = field(default_factory=dict)
     _fill: dict[str, float | int | bool] = field(default_factory=dict)
+    reported: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.capacity = max(16, int(self.capacity))
         for name, (dtype, fill) in _CORE_COLUMNS.items():
             self.add_column(name, dtype, fill)
 
-    def add_column(self, name: str, dtype: type | np.dtype, fill: float | int | bool = 0) -> None:
-        """Add a column (a mechanism's own state), filled with ``fill`` for existing rows."""
+    def add_column(
+        self,
+        name: str,
+        dtype: type | np.dtype,
+        fill: float | int | bool = 0,
+        report: bool = False,
+    ) -> None:
+        """Add a column (a mechanism's own state), filled with ``fill`` for existing rows.
+
+        ``report=True`` adds it to the accounts table beside the contract's columns.
+        """
         if name in self._data:
             raise ValueError(f"column {name!r} exists already")
         self._data[name] = np.full(self.capacity, fill, dtype=dtype)
         self._fill[name] = fill
+        if report:
+            self.reported.append(name)
 
     def __getattr__(self, name: str) -> NDArray:
         data = self.__dict__.get("_data")

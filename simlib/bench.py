@@ -31,15 +31,18 @@ class Case:
 
 #: Benchmark cases: name -> scenario and overrides (accounts are set per run).
 CASES: dict[str, Case] = {
-    "core": Case("core", "b2b_saas"),
+    "core": Case("core", "coverage_none"),
+    "+coverage": Case("+coverage", "coverage_tiered"),
 }
 
 
 def _book(accounts: int) -> list[str]:
-    # the book keeps its shape: acquisition at 2 % of the opening book a month
+    # the book keeps its shape: acquisition at 2 % of the opening book a month, and the CSM
+    # team grows with the book (12 CSMs per 5,000 accounts, as in b2b_saas)
     return [
         f"population.initial_accounts={accounts}",
         f"acquisition.new_accounts_per_month={accounts / 50:g}",
+        f"coverage.csm.count={max(1, round(12 * accounts / 5000))}",
         "horizon_months=60",
     ]
 

@@ -147,7 +147,9 @@ class Simulation:
         classes = sorted(
             (ACTORS[n] for n in names if ACTORS[n].enabled(scenario)), key=lambda c: c.order
         )
-        self.actors: list[Actor] = [cls(self) for cls in classes]
+        self.actors: list[Actor] = []
+        for cls in classes:  # one by one: an actor may look up those set up before it
+            self.actors.append(cls(self))
 
     # -- services for actors -----------------------------------------------------------------
     def actor(self, name: str) -> Actor | None:

@@ -100,7 +100,7 @@ def account_table(sim: Simulation) -> pd.DataFrame:
     ltv = econ.gross_margin * book.discounted_revenue * d ** (-book.start_month.astype(np.float64))
     final_mrr = np.where(churned, book.final_mrr, book.mrr)
     segments = pd.Categorical.from_codes(book.segment, categories=sim.segments)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "scenario": sim.scenario.name,
             "replication": np.full(book.n, sim.replication, dtype=np.int32),
@@ -122,6 +122,9 @@ def account_table(sim: Simulation) -> pd.DataFrame:
             "account_key": book.key.copy(),
         }
     )
+    for name in book.reported:
+        table[name] = book.column(name).copy()
+    return table
 
 
 def _ratio(num: float, den: float) -> float:

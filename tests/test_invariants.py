@@ -77,6 +77,21 @@ def scenarios(draw):
         },
         "churn": {"satisfaction_effect": draw(st.floats(0, 5))},
         "satisfaction": {"enabled": draw(st.booleans()), "volatility": draw(st.floats(0, 2))},
+        "coverage": {
+            "policy": draw(
+                st.sampled_from(
+                    [
+                        "none",
+                        "uniform_low_touch",
+                        "tech_touch_only",
+                        "tiered_by_arr",
+                        "tiered_by_ltv_potential",
+                    ]
+                )
+            ),
+            "csm": {"count": draw(st.integers(0, 4)), "hours_per_week": draw(st.floats(1, 40))},
+            "requests": {"per_month": draw(st.sampled_from([0.0, 5.0]))},
+        },
         "champion": {
             "enabled": draw(st.booleans()),
             "monthly_turnover": draw(st.floats(0, 0.5)),

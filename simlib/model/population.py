@@ -42,12 +42,16 @@ def create_accounts(
     indices: NDArray[np.int64],
     segment_probs: NDArray[np.float64] | None = None,
     stagger: bool = False,
+    segment: NDArray[np.int16] | None = None,
+    contract_type: NDArray[np.int8] | None = None,
 ) -> slice:
     """Append accounts arriving in ``arrival_month`` with the given per-month indices.
 
     ``segment_probs`` (one per segment) replaces the segments' shares (referral sources, say).
     ``stagger`` spreads annual renewal months over the contract year (a seasoned opening book).
-    Returns the rows of the new accounts.
+    ``segment`` / ``contract_type`` (one per account) impose known segments and contracts
+    (imported accounts, :mod:`simlib.model.book_import`) instead of drawing them; churn risk
+    and fit are still drawn for the imposed segment and contract. Returns the new rows.
     """
     scenario = sim.scenario
     segments = scenario.segment_table()
@@ -65,6 +69,8 @@ def create_accounts(
         else np.array([segments[n].share for n in names])
     )
     seg = _categorical(keyed_uniform(draw, keys, SLOT_SEGMENT), probs)
+    if segment is not None:
+        seg = np.asarray(segment, dtype=np.int16)
     u_plan = keyed_uniform(draw, keys, SLOT_PLAN)
     z_size = ndtri(keyed_uniform(draw, keys, SLOT_SIZE))
     u_contract = keyed_uniform(draw, keys, SLOT_CONTRACT)
@@ -91,6 +97,8 @@ def create_accounts(
         if sigma > 0:
             size[mask] = np.exp(sigma * z_size[mask] - 0.5 * sigma * sigma)
         annual = mask & (u_contract < cfg.annual_share)
+        if contract_type is not None:
+            annual = mask & (np.asarray(contract_type) == CONTRACT_ANNUAL)
         contract[annual] = CONTRACT_ANNUAL
         for kind, sel in (("monthly", mask & ~annual), ("annual", annual)):
             if sel.any():
@@ -133,6 +141,11 @@ class PopulationActor(Actor):
 
     def open_month(self, month: int) -> None:
         if month == 0:
+            if self.sim.scenario.population.from_csv is not None:
+                from .book_import import import_book
+
+                import_book(self.sim, self.sim.scenario.population.from_csv)
+                return
             n = self.sim.scenario.population.initial_accounts
             create_accounts(
                 self.sim,

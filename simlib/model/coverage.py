@@ -1,0 +1,263 @@
+"""Customer-success coverage: tiers by policy, CSM books, tech-touch campaigns, health alerts.
+
+Each month (after billing and the satisfaction drift):
+
+* every ``reassign_every_months`` the coverage policy (:mod:`simlib.tiers`, by name) re-assigns
+  every account's tier; high- and low-touch accounts are placed in CSM books (at most
+  ``max_book`` accounts of a tier per CSM; accounts beyond the team's room fall to the next tier
+  down). Between re-assignments new accounts are tiered with the cut-offs of the last one.
+* tech-touch accounts due a campaign get one (no CSM hours; tooling cost per account-month);
+* the health score ``satisfaction - champion_signal x champion_lost + noise`` (noise ~ N(0,
+  ``alerts.noise``), keyed by account and month) below ``alerts.threshold`` raises an alert for an
+  account of an alerting tier outside its cool-down; alerts arrive spread over the month and go to
+  the CSM team's priority queue (:mod:`simlib.model.csm`), ahead of scheduled work;
+* CS cost of the month: CSM salaries plus tech-touch tooling.
+
+A touch closes part of the gap to full satisfaction, with diminishing returns within a quarter:
+the k-th touch of a quarter has effect ``e / (1 + diminishing x (k - 1))`` and moves satisfaction
+``s <- s + effect x (1 - s)``. An account whose alert was served within ``save_window_months``
+of a renewal at which it would churn stays with probability ``save_probability``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..engine import Actor, Simulation, register_actor
+from ..scenario import Scenario
+from ..tiers import COVERAGE_POLICIES, HIGH, LOW, NONE, TECH
+from .csm import WEEK, CSMTeam, Job
+from .renewal import RenewalDesk
+
+__all__ = ["CoverageActor", "apply_touch"]
+
+NEVER = -1_000_000
+
+
+def apply_touch(sim: Simulation, rows: NDArray[np.intp], effect: float) -> None:
+    """Apply one touch of base ``effect`` to ``rows``, with diminishing returns per quarter."""
+    if rows.size == 0:
+        return
+    book = sim.book
+    k = book.touches_quarter[rows]
+    eff = effect / (1.0 + sim.scenario.coverage.diminishing * k)
+    s = book.satisfaction[rows]
+    book.satisfaction[rows] = np.minimum(s + eff * (1.0 - s), 1 - 1e-6)
+    book.touches_quarter[rows] = k + 1
+
+
+@register_actor
+class CoverageActor(Actor):
+    name: ClassVar[str] = "coverage"
+    order: ClassVar[int] = 80
+
+    @classmethod
+    def enabled(cls, scenario: Scenario) -> bool:
+        cov = scenario.coverage
+        return cov.policy != "none" or cov.requests.per_month > 0
+
+    def __init__(self, sim: Simulation) -> None:
+        super().__init__(sim)
+        book, ledger = sim.book, sim.ledger
+        cfg = sim.scenario.coverage
+        book.add_column("csm", np.int32, -1, report=True)
+        book.add_column("next_touch", np.float64, np.inf)
+        book.add_column("touches", np.int32, 0, report=True)
+        book.add_column("tech_touches", np.int32, 0, report=True)
+        book.add_column("touches_quarter", np.int16, 0)
+        book.add_column("last_alert", np.int32, NEVER)
+        book.add_column("served_month", np.int32, NEVER)
+        book.add_column("initial_tier", np.int8, -1, report=True)
+        book.add_column("tier_changes", np.int16, 0, report=True)
+        for name in (
+            "touches_done",
+            "touches_skipped",
+            "tech_touches",
+            "alerts_raised",
+            "alerts_served",
+            "requests_served",
+            "saves",
+            "backlog",
+        ):
+            ledger.declare(name, integer=True)
+        for name in ("csm_hours_available", "csm_hours_worked", "csm_utilization"):
+            ledger.declare(name)
+        self.team = CSMTeam(sim, self)
+        self.cutoffs: tuple[float, float] | None = None
+        self.booked: NDArray[np.intp] = np.empty(0, dtype=np.intp)  # rows in a CSM book
+        self._alerts_served = ledger["alerts_served"]
+        self._served: list[int] = []
+        renewal = sim.actor("renewal")
+        if isinstance(renewal, RenewalDesk) and cfg.alerts.save_probability > 0:
+            renewal.add_save_handler(self.save)
+
+    def start(self):  # type: ignore[no-untyped-def]
+        return self.team.start()
+
+    # -- tiers and books -----------------------------------------------------------------------
+    def _assign(self, month: int) -> None:
+        sim, book = self.sim, self.sim.book
+        cfg = sim.scenario.coverage
+        rows = book.alive_index()
+        policy = COVERAGE_POLICIES[cfg.policy]
+        tiers = policy(sim, rows)
+        tiers = self._fit_books(rows, tiers)
+        self._set_tiers(rows, tiers, month)
+
+    def _fit_books(self, rows: NDArray[np.intp], tiers: NDArray[np.int8]) -> NDArray[np.int8]:
+        """Place high/low accounts in CSM books (largest MRR first); overflow falls a tier."""
+        sim, book = self.sim, self.sim.book
+        cfg = sim.scenario.coverage
+        count = cfg.csm.count
+        tiers = tiers.copy()
+        csm = np.full(rows.size, -1, dtype=np.int32)
+        for tier, spec, fallback in ((HIGH, cfg.tiers.high, LOW), (LOW, cfg.tiers.low, TECH)):
+            idx = np.flatnonzero(tiers == tier)
+            idx = idx[np.argsort(-book.mrr[rows[idx]], kind="stable")]
+            room = count * spec.max_book
+            placed, overflow = idx[:room], idx[room:]
+            csm[placed] = np.arange(placed.size) % max(count, 1)
+            tiers[overflow] = fallback
+        book.csm[rows] = csm
+        self.booked = rows[csm >= 0]
+        return tiers
+
+    def _set_tiers(self, rows: NDArray[np.intp], tiers: NDArray[np.int8], month: int) -> None:
+        sim, book = self.sim, self.sim.book
+        cfg = sim.scenario.coverage
+        old = book.tier[rows]
+        changed = old != tiers
+        first = book.initial_tier[rows] < 0
+        book.tier_changes[rows[changed & ~first]] += 1
+        book.initial_tier[rows[first]] = tiers[first]
+        book.tier[rows] = tiers
+        # accounts entering a touched tier get their first touch spread over one cadence
+        u = sim.streams.uniform("coverage_schedule", book.key[rows], month)
+        for code, weeks in (
+            (HIGH, cfg.tiers.high.cadence_weeks),
+            (LOW, cfg.tiers.low.cadence_weeks),
+            (TECH, cfg.tiers.tech.cadence_weeks),
+        ):
+            sel = (tiers == code) & changed
+            cadence = weeks * WEEK
+            book.next_touch[rows[sel]] = month + u[sel] * cadence if cadence > 0 else np.inf
+        book.next_touch[rows[tiers == NONE]] = np.inf
+
+    def _tier_new_accounts(self, month: int) -> None:
+        book = self.sim.book
+        rows = np.flatnonzero(book.alive & (book.start_month == month) & (book.initial_tier < 0))
+        if rows.size == 0:
+            return
+        cfg = self.sim.scenario.coverage
+        tiers = COVERAGE_POLICIES[cfg.policy](self.sim, rows)
+        # new accounts join CSM books only at the next re-assignment
+        tiers = np.where(tiers >= LOW, TECH, tiers).astype(np.int8)
+        self._set_tiers(rows, tiers, month)
+
+    # -- monthly work --------------------------------------------------------------------------
+    def open_month(self, month: int) -> None:
+        sim, book, ledger = self.sim, self.sim.book, self.sim.ledger
+        cfg = sim.scenario.coverage
+        self.flush_served()
+        self._refresh_arrays()
+        if month % 3 == 0:
+            book.touches_quarter[:] = 0
+        if cfg.policy != "none":
+            if month % cfg.reassign_every_months == 0:
+                self._assign(month)
+            else:
+                self._tier_new_accounts(month)
+            self._tech_campaigns(month)
+            if cfg.alerts.enabled:
+                self._raise_alerts(month)
+        tech_alive = int(np.count_nonzero(book.alive & (book.tier == TECH)))
+        ledger.add(
+            "cs_cost",
+            month,
+            cfg.csm.count * cfg.csm.cost_per_month
+            + tech_alive * cfg.tiers.tech.cost_per_account_month,
+        )
+        ledger.add("csm_hours_available", month, cfg.csm.count * cfg.csm.hours_per_week / WEEK)
+
+    def _tech_campaigns(self, month: int) -> None:
+        sim, book = self.sim, self.sim.book
+        spec = sim.scenario.coverage.tiers.tech
+        if spec.cadence_weeks <= 0:
+            return
+        rows = np.flatnonzero(book.alive & (book.tier == TECH) & (book.next_touch < month + 1))
+        apply_touch(sim, rows, spec.touch_effect)
+        book.tech_touches[rows] += 1
+        book.next_touch[rows] += spec.cadence_weeks * WEEK
+        sim.ledger.add("tech_touches", month, rows.size)
+
+    def _raise_alerts(self, month: int) -> None:
+        sim, book = self.sim, self.sim.book
+        cfg = sim.scenario.coverage.alerts
+        from ..tiers import TIER_CODES
+
+        codes = [TIER_CODES[t] for t in cfg.tiers]
+        rows = np.flatnonzero(book.alive & np.isin(book.tier, codes))
+        rows = rows[month - book.last_alert[rows] >= max(cfg.cooldown_months, 1)]
+        if rows.size == 0:
+            return
+        health = book.satisfaction[rows] - cfg.champion_signal * book.champion_lost[rows]
+        if cfg.noise > 0:
+            health = health + cfg.noise * sim.streams.normal("health", book.key[rows], month)
+        alerting = rows[health < cfg.threshold]
+        book.last_alert[alerting] = month
+        sim.ledger.add("alerts_raised", month, alerting.size)
+        if alerting.size:
+            at = month + sim.streams.uniform("alert_time", book.key[alerting], month)
+            order = np.argsort(at, kind="stable")
+            self.team.schedule_alerts(alerting[order], at[order], cfg.hours)
+
+    def alert_served(self, job: Job) -> None:
+        """Called by the team when a CSM has worked an alert (its effect lands at the next
+        weekly plan or month start, whichever comes first)."""
+        sim = self.sim
+        month = min(int(sim.env.now), sim.horizon - 1)
+        self._alerts_served[month] += 1
+        if self._alive[job.row]:  # the book does not grow within a month: arrays stay valid
+            self._served_month[job.row] = month
+            self._served.append(job.row)
+
+    def _refresh_arrays(self) -> None:
+        self._alive = self.sim.book.column("alive")
+        self._served_month = self.sim.book.column("served_month")
+
+    def flush_served(self) -> None:
+        """Apply the satisfaction effect of alerts served since the last flush."""
+        if not self._served:
+            return
+        book = self.sim.book
+        rows = np.unique(np.array(self._served, dtype=np.intp))
+        self._served.clear()
+        rows = rows[book.alive[rows]]
+        apply_touch(self.sim, rows, self.sim.scenario.coverage.alerts.effect)
+        book.touches[rows] += 1
+
+    def save(self, leaving: NDArray[np.intp], month: int) -> NDArray[np.intp]:
+        """Renewal save handler: recently served accounts stay with ``save_probability``."""
+        sim, book = self.sim, self.sim.book
+        cfg = sim.scenario.coverage.alerts
+        recent = leaving[month - book.served_month[leaving] < cfg.save_window_months]
+        if recent.size == 0:
+            return recent
+        u = sim.streams.uniform("coverage_save", book.key[recent], month)
+        saved = recent[u < cfg.save_probability]
+        sim.ledger.add("saves", month + 1, saved.size)
+        return saved
+
+    def close_month(self, month: int) -> None:
+        self.team.close_month(month)
+
+    def finish(self) -> None:
+        self.team.close_month(self.sim.horizon - 1)
+        led = self.sim.ledger
+        avail = led["csm_hours_available"]
+        led["csm_utilization"][:] = np.divide(
+            led["csm_hours_worked"], avail, out=np.zeros_like(avail), where=avail > 0
+        )

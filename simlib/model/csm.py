@@ -1,0 +1,244 @@
+"""The CSM team: each CSM a simpy process serving reactive work; a weekly plan for their books.
+
+Work comes in two kinds:
+
+* *reactive jobs* (health alerts, customer requests) wait in one team-wide priority queue
+  (alerts before requests, then first come first served); each CSM is a simpy process that takes
+  the next job whenever free. Working time runs at ``hours_per_week`` hours per week of
+  simulated time, so a job of h hours occupies its CSM for h / hours_per_week weeks. With
+  scheduled touches off, Poisson requests and exponential hours the team is exactly an M/M/c
+  queue with c = CSMs: the waiting probability and mean wait follow Erlang's C formula (tested).
+* *scheduled touches* of each CSM's own book, by tier cadence, planned once a week for the whole
+  team in one vectorized pass: each CSM's budget is ``hours_per_week`` less the hours their
+  reactive work took the week before (alerts come first and push scheduled work back). Touches
+  beyond the budget stay due (the backlog); a touch overdue by more than a whole cadence is
+  skipped and rescheduled.
+
+Time is in months; a week is 12/52 month.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..tiers import HIGH
+
+if TYPE_CHECKING:
+    from ..engine import Simulation
+    from .coverage import CoverageActor
+
+__all__ = ["WEEK", "CSMTeam", "Job"]
+
+WEEK = 12.0 / 52.0  # months
+PRIORITY_ALERT, PRIORITY_REQUEST = 0, 1
+
+
+@dataclass(order=True)
+class Job:
+    """A reactive job in the queue (ordered by priority, then arrival)."""
+
+    priority: int
+    arrival: float
+    seq: int
+    hours: float = field(compare=False)
+    row: int = field(compare=False, default=-1)  # account row; -1 for a team request
+    start: float = field(compare=False, default=np.nan)
+
+
+class CSMTeam:
+    """The team's queue and its CSM processes (started by the coverage actor)."""
+
+    def __init__(self, sim: Simulation, coverage: CoverageActor) -> None:
+        self.sim = sim
+        self.coverage = coverage
+        self.cfg = sim.scenario.coverage
+        self.env = sim.env
+        self.rate = self.cfg.csm.hours_per_week / WEEK  # working hours per month
+        self.queue: list[Job] = []
+        self._seq = itertools.count()
+        self._idle: list[Any] = []
+        self.log: list[Job] = []  # every reactive job, for queue statistics
+        self.reactive_hours = np.zeros(self.cfg.csm.count)  # this week's, per CSM
+        self._area = 0.0  # integral of the queue length over time (for Little's law)
+        self._last = 0.0
+
+    # -- queue ---------------------------------------------------------------------------------
+    def _account_area(self) -> None:
+        now = self.env.now
+        self._area += len(self.queue) * (now - self._last)
+        self._last = now
+
+    def submit(self, job: Job) -> None:
+        self._account_area()
+        heapq.heappush(self.queue, job)
+        self.log.append(job)
+        if self._idle:
+            wake = self._idle.pop(0)
+            if not wake.triggered:
+                wake.succeed()
+
+    def _take(self) -> Job:
+        self._account_area()
+        job = heapq.heappop(self.queue)
+        job.start = self.env.now
+        return job
+
+    def queue_statistics(self, until: float | None = None) -> dict[str, float]:
+        """Arrivals, time-average queue length and mean wait up to ``until`` (default now).
+
+        Jobs still waiting count with their wait so far, so Little's law L = lambda x W holds
+        exactly over the window.
+        """
+        end = self.env.now if until is None else until
+        self._account_area()
+        area = self._area + len(self.queue) * (end - self.env.now)
+        waits = np.array([(j.start if j.start == j.start else end) - j.arrival for j in self.log])
+        n = len(self.log)
+        return {
+            "arrivals": n,
+            "window": end,
+            "arrival_rate": n / end if end > 0 else np.nan,
+            "mean_queue_length": area / end if end > 0 else np.nan,
+            "mean_wait": float(waits.mean()) if n else np.nan,
+            "share_waited": float((waits > 1e-12).mean()) if n else np.nan,
+        }
+
+    # -- processes -----------------------------------------------------------------------------
+    def start(self):  # type: ignore[no-untyped-def]
+        """Start one process per CSM, the weekly plan and the request source."""
+        for j in range(self.cfg.csm.count):
+            self.env.process(self._csm(j))
+        if self.cfg.csm.count > 0 and self.cfg.policy != "none":
+            self.env.process(self._weekly())
+        if self.cfg.requests.per_month > 0:
+            self.env.process(self._requests())
+        return None
+
+    def schedule_alerts(
+        self, rows: NDArray[np.intp], at: NDArray[np.float64], hours: float
+    ) -> None:
+        """Alerts for ``rows`` arriving at times ``at`` within the current month: one timeout
+        event per alert whose callback queues it (no process per alert)."""
+        env = self.env
+        now = env.now
+        for row, t in zip(rows.tolist(), at.tolist(), strict=True):
+            job = Job(PRIORITY_ALERT, t, next(self._seq), hours, row)
+            env.timeout(max(t - now, 0.0)).callbacks.append(lambda _ev, job=job: self.submit(job))
+
+    def _requests(self):  # type: ignore[no-untyped-def]
+        spec = self.cfg.requests
+        rng = self.sim.streams.generator("requests")
+        while True:
+            yield self.env.timeout(rng.exponential(1.0 / spec.per_month))
+            hours = (
+                rng.exponential(spec.hours) if spec.distribution == "exponential" else spec.hours
+            )
+            self.submit(Job(PRIORITY_REQUEST, self.env.now, next(self._seq), hours))
+
+    def _csm(self, j: int):  # type: ignore[no-untyped-def]
+        env, ledger = self.env, self.sim.ledger
+        horizon = self.sim.horizon
+        while True:
+            if not self.queue:
+                wake = env.event()
+                self._idle.append(wake)
+                yield wake
+                continue
+            job = self._take()
+            yield env.timeout(job.hours / self.rate)
+            self.reactive_hours[j] += job.hours
+            self._book_hours(job.start, env.now, job.hours)
+            if job.priority == PRIORITY_ALERT:
+                self.coverage.alert_served(job)
+            else:
+                ledger.add("requests_served", min(int(env.now), horizon - 1), 1)
+
+    def _weekly(self):  # type: ignore[no-untyped-def]
+        """The team's weekly plan: scheduled touches of every book within each CSM's budget."""
+        env = self.env
+        weekly = self.cfg.csm.hours_per_week
+        week = 0
+        while True:
+            self.coverage.flush_served()
+            budget = weekly - self.reactive_hours
+            self.reactive_hours = np.zeros_like(self.reactive_hours)
+            self._scheduled_touches(env.now, (week + 1) * WEEK, budget)
+            week += 1
+            yield env.timeout(week * WEEK - env.now)
+
+    def _scheduled_touches(self, now: float, week_end: float, budget: NDArray[np.float64]) -> None:
+        """Work every CSM's due touches of the week within their budget (hours), vectorized."""
+        sim, book, ledger = self.sim, self.sim.book, self.sim.ledger
+        rows = self.coverage.booked
+        if rows.size == 0:
+            return
+        rows = rows[book.alive[rows]]
+        due = rows[book.next_touch[rows] < week_end]
+        if due.size == 0:
+            return
+        month = min(int(now), sim.horizon - 1)
+        high, low = self.cfg.tiers.high, self.cfg.tiers.low
+        is_high = book.tier[due] == HIGH
+        cadence = np.where(is_high, high.cadence_weeks, low.cadence_weeks) * WEEK
+        # overdue by more than a cadence: skipped and rescheduled
+        stale = book.next_touch[due] + cadence < now
+        if stale.any():
+            skipped = due[stale]
+            book.next_touch[skipped] += cadence[stale] * np.ceil(
+                (now - book.next_touch[skipped]) / cadence[stale]
+            )
+            ledger.add("touches_skipped", month, int(stale.sum()))
+            due, cadence, is_high = due[~stale], cadence[~stale], is_high[~stale]
+        if due.size == 0:
+            return
+        cost = np.where(is_high, high.touch_hours, low.touch_hours)
+        csm = book.csm[due]
+        order = np.lexsort((book.next_touch[due], csm))
+        due, cadence, is_high, cost, csm = (
+            due[order],
+            cadence[order],
+            is_high[order],
+            cost[order],
+            csm[order],
+        )
+        total = np.cumsum(cost)
+        first = np.r_[True, csm[1:] != csm[:-1]]
+        group_start = np.maximum.accumulate(np.where(first, np.arange(csm.size), 0))
+        before = np.where(group_start > 0, total[group_start - 1], 0.0)
+        fits = total - before <= budget[csm] + 1e-9
+        done = due[fits]
+        from .coverage import apply_touch
+
+        apply_touch(sim, done[is_high[fits]], high.touch_effect)
+        apply_touch(sim, done[~is_high[fits]], low.touch_effect)
+        book.touches[done] += 1
+        book.next_touch[done] += cadence[fits]
+        ledger.add("touches_done", month, done.size)
+        self._book_hours(now, week_end, float(cost[fits].sum()))
+
+    def _book_hours(self, start: float, end: float, hours: float) -> None:
+        """Book ``hours`` worked evenly over [start, end) into the months it spans."""
+        worked = self.sim.ledger["csm_hours_worked"]
+        last = self.sim.horizon - 1
+        if end <= start or int(start) == int(end) or int(start) >= last:
+            worked[min(int(start), last)] += hours
+            return
+        t = start
+        while t < end and int(t) <= last:
+            stop = min(end, int(t) + 1.0)
+            worked[int(t)] += hours * (stop - t) / (end - start)
+            t = stop
+
+    def close_month(self, month: int) -> None:
+        """Record the backlog at the end of ``month``: queued jobs plus overdue touches."""
+        book = self.sim.book
+        overdue = int(
+            np.count_nonzero(book.alive & (book.csm >= 0) & (book.next_touch < month + 1))
+        )
+        self.sim.ledger.set("backlog", month, len(self.queue) + overdue)

@@ -1,0 +1,125 @@
+"""CS tiers and the coverage policies that assign them, resolved by name from a registry.
+
+A policy is a function ``policy(sim, rows) -> tiers`` returning one tier code per row (see
+:data:`TIER_CODES`). A new policy is a new function decorated with :func:`register_policy`;
+scenarios then name it in ``coverage.policy``. Built in:
+
+* ``none``: no coverage; ``uniform_low_touch``: everyone low touch; ``tech_touch_only``;
+* ``tiered_by_arr``: by ARR (12 x MRR, currency a year), top ``shares.high`` of the book high
+  touch, the next ``shares.low`` low touch, the rest tech touch; or by ``thresholds`` when set;
+* ``tiered_by_ltv_potential``: the same on the LTV potential an account manager can see:
+  gross margin x (ARR at the top plan of the account's ladder) x expected lifetime in years, the
+  lifetime from the *segment's* mean churn (the account's own risk is not observable);
+* ``rules``: the scenario's ``coverage.rules`` list, first match wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .account import CONTRACT_ANNUAL
+
+if TYPE_CHECKING:
+    from .engine import Simulation
+
+__all__ = ["COVERAGE_POLICIES", "TIER_CODES", "register_policy"]
+
+#: Tier codes stored in the account book's ``tier`` column.
+TIER_CODES = {"none": 0, "tech": 1, "low": 2, "high": 3}
+NONE, TECH, LOW, HIGH = 0, 1, 2, 3
+
+Policy = Callable[["Simulation", NDArray[np.intp]], NDArray[np.int8]]
+COVERAGE_POLICIES: dict[str, Policy] = {}
+
+
+def register_policy(name: str) -> Callable[[Policy], Policy]:
+    """Decorator: make ``policy(sim, rows) -> tier codes`` available as ``coverage.policy``."""
+
+    def add(fn: Policy) -> Policy:
+        COVERAGE_POLICIES[name] = fn
+        return fn
+
+    return add
+
+
+@register_policy("none")
+def _none(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
+    return np.full(rows.size, NONE, dtype=np.int8)
+
+
+@register_policy("uniform_low_touch")
+def _uniform_low(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
+    return np.full(rows.size, LOW, dtype=np.int8)
+
+
+@register_policy("tech_touch_only")
+def _tech_only(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
+    return np.full(rows.size, TECH, dtype=np.int8)
+
+
+def by_score(sim: Simulation, score: NDArray[np.float64]) -> NDArray[np.int8]:
+    """Tiers from a score: thresholds when set, else shares of the book (highest first)."""
+    cfg = sim.scenario.coverage
+    tiers = np.full(score.size, TECH, dtype=np.int8)
+    th = cfg.thresholds
+    if th.high is not None or th.low is not None:
+        if th.low is not None:
+            tiers[score >= th.low] = LOW
+        if th.high is not None:
+            tiers[score >= th.high] = HIGH
+        return tiers
+    order = np.argsort(-score, kind="stable")
+    n_high = round(cfg.shares.high * score.size)
+    n_low = round(cfg.shares.low * score.size)
+    tiers[order[:n_high]] = HIGH
+    tiers[order[n_high : n_high + n_low]] = LOW
+    return tiers
+
+
+@register_policy("tiered_by_arr")
+def _by_arr(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
+    return by_score(sim, 12.0 * sim.book.mrr[rows])
+
+
+def ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64]:
+    """Gross margin x ARR at the top plan x expected years of life from the segment's churn."""
+    book = sim.book
+    segments = sim.scenario.segment_table()
+    top_price = np.array([max(s.plans.values()) for s in segments.values()])
+    monthly_churn = np.array([s.churn.monthly.mean for s in segments.values()])
+    annual_churn = np.array([s.churn.annual.mean for s in segments.values()])
+    seg = book.segment[rows]
+    annual = book.contract[rows] == CONTRACT_ANNUAL
+    years = np.where(annual, 1.0 / annual_churn[seg], 1.0 / (12.0 * monthly_churn[seg]))
+    arr_potential = 12.0 * top_price[seg] * book.size[rows]
+    return sim.scenario.economics.gross_margin * arr_potential * years
+
+
+@register_policy("tiered_by_ltv_potential")
+def _by_ltv(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
+    return by_score(sim, ltv_potential(sim, rows))
+
+
+@register_policy("rules")
+def _rules(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
+    cfg = sim.scenario.coverage
+    book = sim.book
+    names = sim.segments
+    arr = 12.0 * book.mrr[rows]
+    seg = book.segment[rows]
+    tiers = np.full(rows.size, NONE, dtype=np.int8)
+    open_ = np.ones(rows.size, dtype=bool)
+    for rule in cfg.rules:
+        match = open_ & (arr >= rule.min_arr)
+        if rule.max_arr is not None:
+            match &= arr < rule.max_arr
+        if rule.segments is not None:
+            codes = [names.index(s) for s in rule.segments if s in names]
+            match &= np.isin(seg, codes)
+        tiers[match] = TIER_CODES[rule.tier]
+        open_ &= ~match
+    return tiers

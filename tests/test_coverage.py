@@ -1,0 +1,215 @@
+"""CS coverage: tiers, the CSM team as a capacity, touches, alerts and costs."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas.testing as pdt
+import pytest
+
+import simlib
+from simlib.engine import Simulation
+from simlib.errors import ScenarioError
+from simlib.experiment import run_replication
+from simlib.model.csm import WEEK
+
+SMALL = ["population.initial_accounts=1500", "horizon_months=24"]
+
+
+def test_coverage_none_changes_nothing_and_costs_nothing():
+    core = simlib.simulate(
+        "b2b_saas", seed=2, overrides=[*SMALL, "coverage.policy=none", "coverage.csm.count=0"]
+    )
+    none = simlib.simulate("coverage_none", seed=2, overrides=SMALL)
+    none.monthly["scenario"] = core.monthly["scenario"]
+    pdt.assert_frame_equal(core.monthly, none.monthly, check_exact=True)
+    assert (none.monthly["cs_cost"] == 0).all()
+    assert (none.accounts["tier"] == "none").all()
+
+
+def test_presets_differ_only_in_coverage():
+    base = simlib.load_scenario("b2b_saas").model_dump()
+    for name in ("coverage_none", "coverage_uniform", "coverage_tiered"):
+        other = simlib.load_scenario(name).model_dump()
+        diff = {k for k in base if base[k] != other[k]}
+        assert diff <= {"name", "description", "coverage"}, (name, diff)
+
+
+def test_tiered_policy_puts_the_biggest_accounts_high_touch():
+    res = simlib.simulate("coverage_tiered", seed=3, overrides=SMALL)
+    acc = res.accounts[res.accounts["initial_tier"] >= 0]
+    by_tier = acc.groupby("tier", observed=True)["initial_mrr"].median()
+    assert by_tier["high"] > by_tier["low"] > by_tier["tech"]
+    assert (acc["tier"] != "none").all()
+    m = res.monthly
+    assert m["touches_done"].sum() > 0 and m["tech_touches"].sum() > 0
+    assert m["alerts_raised"].sum() >= m["alerts_served"].sum() > 0
+    # CS cost: salaries plus tech-touch tooling, every month
+    salaries = 12 * 9000
+    assert (m["cs_cost"] >= salaries).all()
+    s = res.summary.iloc[0]
+    assert s["net_value"] == pytest.approx(0.78 * s["revenue"] - s["cs_cost"] - s["offer_cost"])
+
+
+def test_arr_thresholds_and_yaml_rules():
+    th = simlib.simulate(
+        "b2b_saas",
+        seed=4,
+        overrides=[
+            *SMALL,
+            "coverage.policy=tiered_by_arr",
+            "coverage.thresholds.high=100000",
+            "coverage.thresholds.low=10000",
+            "coverage.csm.count=500",
+        ],
+    )
+    acc = th.accounts[th.accounts["start_month"] == 0]
+    arr = 12 * acc["initial_mrr"]
+    assert (acc.loc[arr >= 100000, "initial_tier"] == 3).all()
+    assert (acc.loc[arr < 10000, "initial_tier"] == 1).all()
+    rules = simlib.simulate(
+        "b2b_saas",
+        seed=4,
+        overrides=[
+            *SMALL,
+            "coverage.policy=rules",
+            "coverage.rules=[{tier: high, segments: [enterprise]}, {tier: low, min_arr: 20000},"
+            " {tier: tech}]",
+            "coverage.csm.count=500",
+        ],
+    )
+    acc = rules.accounts[rules.accounts["start_month"] == 0]
+    assert (acc.loc[acc["segment"] == "enterprise", "initial_tier"] == 3).all()
+    rest = acc[acc["segment"] != "enterprise"]
+    assert (rest.loc[12 * rest["initial_mrr"] >= 20000, "initial_tier"] == 2).all()
+    assert (rest.loc[12 * rest["initial_mrr"] < 20000, "initial_tier"] == 1).all()
+
+
+def test_scarce_hours_saturate_the_team_and_skip_touches():
+    scarce = simlib.simulate(
+        "coverage_tiered", seed=5, overrides=[*SMALL, "coverage.csm.hours_per_week=2"]
+    )
+    m = scarce.monthly.iloc[2:]
+    assert m["csm_utilization"].min() >= 0.95
+    assert m["touches_skipped"].sum() > 0
+    ample = simlib.simulate(
+        "coverage_tiered",
+        seed=5,
+        overrides=[*SMALL, "coverage.csm.count=60", "coverage.csm.hours_per_week=40"],
+    )
+    assert ample.monthly["touches_skipped"].sum() == 0
+    assert ample.monthly["csm_utilization"].max() < 0.9
+    assert ample.monthly["touches_done"].sum() > scarce.monthly["touches_done"].sum()
+
+
+def test_more_csms_never_lower_mean_satisfaction():
+    # churn unaffected by CS here (no satisfaction link, no saves), so survivors are the same
+    base = [*SMALL, "churn.satisfaction_effect=0", "coverage.alerts.save_probability=0"]
+    means = []
+    for count in (2, 6, 18, 54):
+        res = simlib.simulate(
+            "coverage_tiered", seed=6, overrides=[*base, f"coverage.csm.count={count}"]
+        )
+        means.append(res.monthly["mean_satisfaction"].mean())
+    assert all(b >= a - 1e-12 for a, b in itertools.pairwise(means)), means
+    assert means[-1] > means[0]
+
+
+def test_coverage_with_a_churn_link_retains_more_accounts():
+    none = simlib.simulate("coverage_none", seed=7, replications=2, overrides=SMALL)
+    tiered = simlib.simulate("coverage_tiered", seed=7, replications=2, overrides=SMALL)
+    assert tiered.summary["logo_churn_monthly"].mean() < none.summary["logo_churn_monthly"].mean()
+    assert tiered.monthly["saves"].sum() > 0
+
+
+def _erlang_c(c: int, a: float) -> float:
+    """Erlang's C formula: probability that an arrival waits in an M/M/c queue, load a < c."""
+    top = a**c / math.factorial(c) * c / (c - a)
+    return top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+
+
+def _queue_run(seed: int, c: int, lam: float, hours: float, weekly: float, reps: int):
+    scenario = simlib.load_scenario(
+        "textbook",
+        [
+            "population.initial_accounts=10",
+            "horizon_months=60",
+            f"coverage.csm.count={c}",
+            f"coverage.csm.hours_per_week={weekly}",
+            f"coverage.requests.per_month={lam}",
+            f"coverage.requests.hours={hours}",
+            "coverage.requests.distribution=exponential",
+        ],
+    )
+    out = []
+    for r in range(reps):
+        sim = Simulation(scenario, seed=seed, replication=r).run()
+        out.append(sim.actor("coverage").team.queue_statistics(until=sim.horizon))
+    return out
+
+
+@pytest.mark.slow
+def test_csm_pool_agrees_with_erlang_c():
+    c, lam, hours, weekly, reps = 3, 200.0, 2.0, 40.0, 10
+    mu = (weekly / WEEK) / hours  # jobs per CSM per month
+    a = lam / mu
+    p_wait = _erlang_c(c, a)
+    w_q = p_wait / (c * mu - lam)  # months
+    stats = _queue_run(11, c, lam, hours, weekly, reps)
+    waited = np.array([s["share_waited"] for s in stats])
+    waits = np.array([s["mean_wait"] for s in stats])
+    # tolerance: 4 standard errors of the mean across independent replications
+    assert abs(waited.mean() - p_wait) <= 4 * waited.std(ddof=1) / np.sqrt(reps), (waited, p_wait)
+    assert abs(waits.mean() - w_q) <= 4 * waits.std(ddof=1) / np.sqrt(reps), (waits, w_q)
+    # and it is not the single-server answer (the pooling is real)
+    assert abs(waits.mean() - w_q) < abs(waits.mean() - lam / (c * mu) / (c * mu - lam))
+
+
+def test_littles_law_on_the_alert_queue():
+    scenario = simlib.load_scenario(
+        "coverage_tiered", [*SMALL, "coverage.csm.count=3", "coverage.alerts.threshold=0.5"]
+    )
+    sim = Simulation(scenario, seed=8).run()
+    stats = sim.actor("coverage").team.queue_statistics(until=sim.horizon)
+    assert stats["arrivals"] > 100
+    assert stats["mean_queue_length"] == pytest.approx(
+        stats["arrival_rate"] * stats["mean_wait"], rel=1e-9
+    )
+    assert stats["mean_queue_length"] > 0
+
+
+def test_monthly_coverage_columns_and_account_columns_are_reported():
+    monthly, accounts, summary, _ = run_replication(
+        simlib.load_scenario("coverage_tiered", SMALL), 1, 0
+    )
+    for col in (
+        "csm_utilization",
+        "touches_done",
+        "touches_skipped",
+        "alerts_raised",
+        "alerts_served",
+        "backlog",
+    ):
+        assert col in monthly.columns
+    for col in ("tier", "initial_tier", "tier_changes", "touches", "csm"):
+        assert col in accounts.columns
+    assert accounts["tier_changes"].max() >= 1  # tiers are re-assigned quarterly
+    assert summary["cs_cost"] == pytest.approx(monthly["cs_cost"].sum())
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ("coverage.shares.high=0.8", "high + low shares must be at most 1"),
+        ("coverage.csm.hours_per_week=-5", "coverage.csm.hours_per_week: must be > 0"),
+        ("coverage.tiers.high.max_book=0", "coverage.tiers.high.max_book: must be >= 1"),
+        ("coverage.policy=tierd_by_arr", "did you mean 'tiered_by_arr'"),
+        ("coverage.shares.low=1.5", "coverage.shares.low: must be <= 1"),
+    ],
+)
+def test_bad_coverage_input(override, words):
+    with pytest.raises(ScenarioError) as info:
+        simlib.load_scenario("coverage_tiered", [override])
+    assert words in str(info.value)
