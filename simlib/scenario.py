@@ -41,6 +41,7 @@ PositiveParam = Annotated[float, Field(gt=0.0, le=1e9)]
 NonNegative = Annotated[float, Field(ge=0.0, le=1e12)]
 
 MAX_ACCOUNTS = 50_000_000
+MAX_DEPTH = 32  # mapping/list nesting levels a scenario document may have
 MAX_HORIZON = 1200
 
 
@@ -506,7 +507,9 @@ def preset_names() -> list[str]:
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML safely (no language tags, no duplicate keys) or raise :class:`ScenarioError`."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except RecursionError:
+        raise ScenarioError(source, [("", f"nested more than {MAX_DEPTH} levels deep")]) from None
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -516,6 +519,21 @@ def parse_yaml(text: str, source: str) -> Any:
         if "could not determine a constructor" in str(exc):
             problem = "language-specific YAML tags (such as !!python/object) are not allowed"
         raise ScenarioError(source, [("", f"not valid YAML{where}: {problem}")]) from None
+    _check_depth(doc, source)
+    return doc
+
+
+def _check_depth(doc: Any, source: str) -> None:
+    """Reject documents nested deeper than any scenario needs (before anything recurses)."""
+    stack = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ScenarioError(source, [("", f"nested more than {MAX_DEPTH} levels deep")])
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
 
 
 def _resolve_ref(ref: str, relative_to: Path | None) -> Path:
@@ -812,6 +830,7 @@ def load_scenario(
             return ref
         doc, source = ref.model_dump(mode="python"), ref.name
     elif isinstance(ref, dict):
+        _check_depth(ref, "<mapping>")
         doc, source = copy.deepcopy(ref), "<mapping>"
         parent_ref = doc.pop("extends", None)
         if parent_ref is not None:

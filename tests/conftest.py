@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from scipy.special import betaln
 
 import simlib
+
+#: Inputs tried by the fuzz tests, by kind; printed in the test summary.
+FUZZ_COUNTS: Counter[str] = Counter()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FUZZ_COUNTS:
+        parts = ", ".join(f"{n:,} {kind}" for kind, n in sorted(FUZZ_COUNTS.items()))
+        terminalreporter.write_line(f"fuzzing: tried {parts}")
 
 
 def sbg_survival(alpha: float, beta: float, t: np.ndarray) -> np.ndarray:
