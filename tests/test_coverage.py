@@ -172,12 +172,14 @@ def test_littles_law_on_the_alert_queue():
         "coverage_tiered", [*SMALL, "coverage.csm.count=3", "coverage.alerts.threshold=0.5"]
     )
     sim = Simulation(scenario, seed=8).run()
-    stats = sim.actor("coverage").team.queue_statistics(until=sim.horizon)
+    grid = 10_000  # observations a month
+    stats = sim.actor("coverage").team.queue_statistics(until=sim.horizon, grid=grid)
     assert stats["arrivals"] > 100
-    assert stats["mean_queue_length"] == pytest.approx(
-        stats["arrival_rate"] * stats["mean_wait"], rel=1e-9
-    )
     assert stats["mean_queue_length"] > 0
+    # counting on a grid misplaces each job's wait by less than one grid step, so the two
+    # sides of L = lambda W differ by at most lambda / grid
+    little = stats["arrival_rate"] * stats["mean_wait"]
+    assert abs(stats["mean_queue_length"] - little) <= stats["arrival_rate"] / grid
 
 
 def test_monthly_coverage_columns_and_account_columns_are_reported():

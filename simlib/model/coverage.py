@@ -173,6 +173,7 @@ class CoverageActor(Actor):
             self._tech_campaigns(month)
             if cfg.alerts.enabled:
                 self._raise_alerts(month)
+        self.team.schedule_requests(month)
         tech_alive = int(np.count_nonzero(book.alive & (book.tier == TECH)))
         ledger.add(
             "cs_cost",
@@ -211,8 +212,7 @@ class CoverageActor(Actor):
         sim.ledger.add("alerts_raised", month, alerting.size)
         if alerting.size:
             at = month + sim.streams.uniform("alert_time", book.key[alerting], month)
-            order = np.argsort(at, kind="stable")
-            self.team.schedule_alerts(alerting[order], at[order], cfg.hours)
+            self.team.schedule_alerts(alerting, at, cfg.hours)
 
     def alert_served(self, job: Job) -> None:
         """Called by the team when a CSM has worked an alert (its effect lands at the next

@@ -60,97 +60,128 @@ class CSMTeam:
         self.cfg = sim.scenario.coverage
         self.env = sim.env
         self.rate = self.cfg.csm.hours_per_week / WEEK  # working hours per month
-        self.queue: list[Job] = []
+        self.queue: list[Job] = []  # arrived, waiting (best first)
+        self.pending: list[tuple[float, int, Job]] = []  # arriving later, earliest first
         self._seq = itertools.count()
         self._idle: list[Any] = []
         self.log: list[Job] = []  # every reactive job, for queue statistics
         self.reactive_hours = np.zeros(self.cfg.csm.count)  # this week's, per CSM
-        self._area = 0.0  # integral of the queue length over time (for Little's law)
-        self._last = 0.0
 
     # -- queue ---------------------------------------------------------------------------------
-    def _account_area(self) -> None:
-        now = self.env.now
-        self._area += len(self.queue) * (now - self._last)
-        self._last = now
+    def add_arrivals(self, jobs: list[Job]) -> None:
+        """Jobs arriving later (at ``job.arrival``); idle CSMs are woken to claim them.
 
-    def submit(self, job: Job) -> None:
-        self._account_area()
-        heapq.heappush(self.queue, job)
-        self.log.append(job)
-        if self._idle:
-            wake = self._idle.pop(0)
+        Arrivals are known ahead (a month's alerts and requests are drawn at its start), so no
+        event is spent on an arrival itself: a free CSM either takes the best job that has
+        arrived, or sleeps until the earliest arrival nobody has claimed and takes that one.
+        """
+        for job in jobs:
+            heapq.heappush(self.pending, (job.arrival, job.seq, job))
+        self.log.extend(jobs)
+        idle, self._idle = self._idle, []
+        for wake in idle:
             if not wake.triggered:
                 wake.succeed()
 
-    def _take(self) -> Job:
-        self._account_area()
-        job = heapq.heappop(self.queue)
-        job.start = self.env.now
-        return job
+    def _next_job(self, now: float) -> Job | None:
+        """Admit the arrivals up to ``now`` and pop the best waiting job, if any."""
+        pending, queue = self.pending, self.queue
+        while pending and pending[0][0] <= now:
+            heapq.heappush(queue, heapq.heappop(pending)[2])
+        return heapq.heappop(queue) if queue else None
 
-    def queue_statistics(self, until: float | None = None) -> dict[str, float]:
-        """Arrivals, time-average queue length and mean wait up to ``until`` (default now).
+    def queue_statistics(self, until: float | None = None, grid: int = 1000) -> dict[str, float]:
+        """Arrival rate, mean wait, share that waited, and the time-average number waiting.
 
-        Jobs still waiting count with their wait so far, so Little's law L = lambda x W holds
-        exactly over the window.
+        The time average is measured by counting, on a grid of ``grid`` points a month, the jobs
+        that have arrived and not yet started (jobs still waiting at ``until`` count to then), so
+        Little's law L = lambda x W can be checked against it.
         """
         end = self.env.now if until is None else until
-        self._account_area()
-        area = self._area + len(self.queue) * (end - self.env.now)
-        waits = np.array([(j.start if j.start == j.start else end) - j.arrival for j in self.log])
-        n = len(self.log)
+        jobs = [j for j in self.log if j.arrival < end]
+        n = len(jobs)
+        if n == 0 or end <= 0:
+            nan = float("nan")
+            return {
+                "arrivals": n,
+                "window": end,
+                "arrival_rate": nan,
+                "mean_queue_length": nan,
+                "mean_wait": nan,
+                "share_waited": nan,
+            }
+        arrival = np.array([j.arrival for j in jobs])
+        start = np.array([min(j.start, end) if j.start == j.start else end for j in jobs])
+        waits = start - arrival
+        t = (np.arange(int(grid * end)) + 0.5) / grid
+        waiting = np.searchsorted(np.sort(arrival), t, side="right") - np.searchsorted(
+            np.sort(start), t, side="right"
+        )
         return {
             "arrivals": n,
             "window": end,
-            "arrival_rate": n / end if end > 0 else np.nan,
-            "mean_queue_length": area / end if end > 0 else np.nan,
-            "mean_wait": float(waits.mean()) if n else np.nan,
-            "share_waited": float((waits > 1e-12).mean()) if n else np.nan,
+            "arrival_rate": n / end,
+            "mean_queue_length": float(waiting.mean()),
+            "mean_wait": float(waits.mean()),
+            "share_waited": float((waits > 1e-12).mean()),
         }
 
     # -- processes -----------------------------------------------------------------------------
     def start(self):  # type: ignore[no-untyped-def]
-        """Start one process per CSM, the weekly plan and the request source."""
+        """Start one process per CSM and the weekly plan."""
         for j in range(self.cfg.csm.count):
             self.env.process(self._csm(j))
         if self.cfg.csm.count > 0 and self.cfg.policy != "none":
             self.env.process(self._weekly())
-        if self.cfg.requests.per_month > 0:
-            self.env.process(self._requests())
         return None
 
     def schedule_alerts(
         self, rows: NDArray[np.intp], at: NDArray[np.float64], hours: float
     ) -> None:
-        """Alerts for ``rows`` arriving at times ``at`` within the current month: one timeout
-        event per alert whose callback queues it (no process per alert)."""
-        env = self.env
-        now = env.now
-        for row, t in zip(rows.tolist(), at.tolist(), strict=True):
-            job = Job(PRIORITY_ALERT, t, next(self._seq), hours, row)
-            env.timeout(max(t - now, 0.0)).callbacks.append(lambda _ev, job=job: self.submit(job))
+        """Alerts for ``rows`` arriving at times ``at`` within the current month."""
+        seq = self._seq
+        self.add_arrivals(
+            [
+                Job(PRIORITY_ALERT, t, next(seq), hours, row)
+                for row, t in zip(rows.tolist(), at.tolist(), strict=True)
+            ]
+        )
 
-    def _requests(self):  # type: ignore[no-untyped-def]
+    def schedule_requests(self, month: int) -> None:
+        """The month's customer requests: a Poisson process (count ~ Poisson, times uniform)."""
         spec = self.cfg.requests
-        rng = self.sim.streams.generator("requests")
-        while True:
-            yield self.env.timeout(rng.exponential(1.0 / spec.per_month))
-            hours = (
-                rng.exponential(spec.hours) if spec.distribution == "exponential" else spec.hours
-            )
-            self.submit(Job(PRIORITY_REQUEST, self.env.now, next(self._seq), hours))
+        if spec.per_month <= 0:
+            return
+        rng = self.sim.streams.generator("requests", month)
+        k = int(rng.poisson(spec.per_month))
+        times = month + np.sort(rng.random(k))
+        if spec.distribution == "exponential":
+            hours = rng.exponential(spec.hours, size=k)
+        else:
+            hours = np.full(k, spec.hours)
+        seq = self._seq
+        self.add_arrivals(
+            [
+                Job(PRIORITY_REQUEST, t, next(seq), h)
+                for t, h in zip(times.tolist(), hours.tolist(), strict=True)
+            ]
+        )
 
     def _csm(self, j: int):  # type: ignore[no-untyped-def]
         env, ledger = self.env, self.sim.ledger
         horizon = self.sim.horizon
+        pending = self.pending
         while True:
-            if not self.queue:
-                wake = env.event()
-                self._idle.append(wake)
-                yield wake
-                continue
-            job = self._take()
+            job = self._next_job(env.now)
+            if job is None:
+                if not pending:
+                    wake = env.event()
+                    self._idle.append(wake)
+                    yield wake
+                    continue
+                job = heapq.heappop(pending)[2]  # claim the earliest unclaimed arrival
+                yield env.timeout(job.arrival - env.now)
+            job.start = env.now
             yield env.timeout(job.hours / self.rate)
             self.reactive_hours[j] += job.hours
             self._book_hours(job.start, env.now, job.hours)
@@ -241,4 +272,5 @@ class CSMTeam:
         overdue = int(
             np.count_nonzero(book.alive & (book.csm >= 0) & (book.next_touch < month + 1))
         )
-        self.sim.ledger.set("backlog", month, len(self.queue) + overdue)
+        arrived = sum(1 for arrival, _, _ in self.pending if arrival <= self.env.now)
+        self.sim.ledger.set("backlog", month, len(self.queue) + arrived + overdue)
