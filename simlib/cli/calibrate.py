@@ -1,0 +1,126 @@
+"""``simlib calibrate retention|accounts``: fit the sBG churn model to a company's own data.
+
+Prints one JSON object (``{"fits": [...], ...}``, see CONTRACT.md) to standard output; with
+``--out FILE`` also writes it there, with ``--fragment FILE`` writes a scenario fragment (YAML)
+using the fitted churn. Files are written atomically and only after the fit succeeded: on bad data
+(exit code 2) nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..errors import CommandError
+from . import command
+from .common import _positive_int
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0 < value <= 10:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 10], got {text}")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", metavar="FILE", help="also write the JSON object to FILE")
+    p.add_argument(
+        "--fragment",
+        metavar="FILE",
+        help="write a scenario fragment (YAML) with the fitted churn to FILE",
+    )
+    p.add_argument(
+        "--annual-discount-rate",
+        type=_rate,
+        default=0.1,
+        metavar="R",
+        help="yearly discount rate for DEL/DERL (default 0.1 = 10 %% a year)",
+    )
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="kind", metavar="KIND")
+    sub.required = True
+    r = sub.add_parser(
+        "retention",
+        help="fit to a cohort retention table (period, alive [, segment])",
+        description=(
+            "Fit the shifted-beta-geometric churn model to a cohort retention table: CSV "
+            "columns period, alive (period 0 first = the cohort size) and optionally segment."
+        ),
+    )
+    r.add_argument("file", metavar="FILE.csv", help="the retention table")
+    r.add_argument(
+        "--holdout",
+        type=_positive_int,
+        metavar="K",
+        help="fit on periods 0..K only and report the projection of the later periods",
+    )
+    r.add_argument(
+        "--period-months",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="months per period of the table (1 = monthly, the default; 12 = annual)",
+    )
+    _common(r)
+    a = sub.add_parser(
+        "accounts",
+        help="fit to account-level tenure data (right-censored)",
+        description=(
+            "Fit the shifted-beta-geometric churn model to one row per account: a duration "
+            "(months, or whole renewal periods) and an event (1 = churned, 0 = still active)."
+        ),
+    )
+    a.add_argument("file", metavar="FILE.csv", help="the accounts table")
+    a.add_argument("--duration", required=True, metavar="COL", help="tenure column (months)")
+    a.add_argument(
+        "--event", required=True, metavar="COL", help="churn column: 1 churned, 0 still active"
+    )
+    a.add_argument("--group", metavar="COL", help="fit one distribution per value of COL")
+    a.add_argument(
+        "--period-months",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="months per renewal period (1 = monthly, the default; 12 = annual)",
+    )
+    _common(a)
+
+
+@command("calibrate", "fit the sBG churn model to retention or account data", _arguments)
+def calibrate(args: argparse.Namespace) -> int:
+    from ..calibrate import (
+        calibration_json,
+        fit_accounts,
+        fit_retention,
+        holdout_table,
+        scenario_fragment,
+        write_text_atomic,
+    )
+
+    if args.fragment and args.period_months not in (1, 12):
+        raise CommandError(
+            f"--fragment: scenarios renew monthly (--period-months 1) or annually (12), "
+            f"got --period-months {args.period_months}"
+        )
+    holdout = None
+    if args.kind == "retention":
+        fits = fit_retention(args.file, args.period_months, args.holdout)
+        if args.holdout is not None:
+            holdout = holdout_table(args.file, args.holdout, args.period_months, fits=fits)
+    else:
+        fits = fit_accounts(args.file, args.duration, args.event, args.group, args.period_months)
+    result = calibration_json(fits, args.kind, args.file, args.annual_discount_rate, holdout)
+    text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        write_text_atomic(args.out, text)
+    if args.fragment:
+        write_text_atomic(args.fragment, scenario_fragment(fits, args.file))
+    sys.stdout.write(text)
+    return 0

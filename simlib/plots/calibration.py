@@ -1,0 +1,136 @@
+"""Charts of a calibration (:mod:`simlib.calibrate`): one function per chart, each a Figure.
+
+* :func:`retention_fit`: observed cohort survival against the fitted shifted-beta-geometric
+  curve S(t) = B(alpha, beta + t) / B(alpha, beta) (Fader & Hardie 2007), the periods left out of
+  the fit (the holdout) shaded, where the curve is a projection;
+* :func:`km_vs_simulated`: the Kaplan–Meier curve of the data with its 95 % Greenwood band
+  against the survival of accounts simulated with the fitted parameters.
+
+Time is in renewal periods since the cohort started (months for monthly contracts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+__all__ = ["km_vs_simulated", "retention_fit"]
+
+
+def _figure(size: tuple[float, float]) -> tuple[Figure, Any]:
+    from . import set_theme
+
+    set_theme()
+    return plt.subplots(figsize=size, layout="constrained")
+
+
+def _time_label(period_months: int) -> str:
+    if period_months == 1:
+        return "months since the cohort started (monthly renewals)"
+    if period_months == 12:
+        return "years since the cohort started (annual renewals)"
+    return f"renewal periods of {period_months} months since the cohort started"
+
+
+def _colors(names: list[str]) -> dict[str, Any]:
+    return dict(zip(names, sns.color_palette("colorblind", max(len(names), 1)), strict=False))
+
+
+def _name(group: Any) -> str:
+    return "all" if group is None or (isinstance(group, float) and np.isnan(group)) else str(group)
+
+
+def retention_fit(holdout: pd.DataFrame, title: str | None = None) -> Figure:
+    """Observed survival (dots) vs the fitted sBG curve (line), holdout periods shaded.
+
+    ``holdout``: the table of :func:`simlib.calibrate.holdout_table` (columns ``group, period,
+    period_months, observed_survival, fitted_survival, part, fit_periods``). Survival is the share of
+    the cohort still subscribed after t renewals.
+    """
+    fig, ax = _figure((9, 5))
+    table = holdout.assign(group=holdout["group"].map(_name))
+    names = list(pd.unique(table["group"]))
+    colors = _colors(names)
+    for name in names:
+        part = table[table["group"] == name]
+        color = colors[name]
+        fitted = part[part["part"] == "fit"]
+        ax.plot(
+            part["period"], part["observed_survival"], "o", ms=4, color=color, label=f"{name}: data"
+        )
+        ax.plot(fitted["period"], fitted["fitted_survival"], "-", lw=2, color=color)
+        later = part[part["period"] >= fitted["period"].max()]
+        if len(later) > 1:
+            ax.plot(later["period"], later["fitted_survival"], "--", lw=2, color=color)
+    k = int(table["fit_periods"].min())
+    last = int(table["period"].max())
+    if k < last:
+        ax.axvspan(k, last, color="0.85", alpha=0.5, lw=0, label="holdout (projected)")
+        ax.axvline(k, color="0.4", lw=1, ls=":")
+    ax.plot([], [], "-", color="0.3", lw=2, label="fit (sBG)")
+    ax.plot([], [], "--", color="0.3", lw=2, label="projection")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(_time_label(int(table["period_months"].iloc[0])))
+    ax.set_ylabel("share of the cohort still subscribed")
+    ax.set_title(title or f"Retention: data vs shifted-beta-geometric fit on periods 0-{k}")
+    ax.legend(ncols=2, fontsize=9)
+    return fig
+
+
+def km_vs_simulated(
+    observed: pd.DataFrame,
+    simulated: pd.DataFrame,
+    period_months: int = 1,
+    title: str | None = None,
+) -> Figure:
+    """The data's Kaplan–Meier curve with its band (steps) vs simulated survival (dashed).
+
+    Both tables have the columns of :func:`simlib.survival.kaplan_meier` (``group, time,
+    survival, ci_low, ci_high``), time in renewal periods: ``observed`` from
+    :func:`simlib.calibrate.kaplan_meier_retention` or ``kaplan_meier_accounts``, ``simulated``
+    from the accounts of a simulation with the fitted parameters.
+    """
+    fig, ax = _figure((9, 5))
+    names = list(dict.fromkeys([*map(str, observed["group"]), *map(str, simulated["group"])]))
+    colors = _colors(names)
+    for name in names:
+        color = colors[name]
+        obs = observed[observed["group"].astype(str) == name]
+        if len(obs):
+            ax.step(
+                obs["time"], obs["survival"], where="post", color=color, lw=2, label=f"{name}: data"
+            )
+            ax.fill_between(
+                obs["time"],
+                obs["ci_low"],
+                obs["ci_high"],
+                step="post",
+                color=color,
+                alpha=0.2,
+                lw=0,
+            )
+        sim = simulated[simulated["group"].astype(str) == name]
+        if len(sim):
+            ax.step(
+                sim["time"],
+                sim["survival"],
+                where="post",
+                color=color,
+                lw=1.5,
+                ls="--",
+                label=f"{name}: simulated",
+            )
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(_time_label(period_months))
+    ax.set_ylabel("share still subscribed")
+    ax.set_title(title or "Kaplan–Meier of the data (95 % Greenwood band) vs simulated survival")
+    ax.legend(ncols=2, fontsize=9)
+    return fig
