@@ -586,10 +586,41 @@ def test_imported_accounts_share_the_keyed_draws(tmp_path):
     same_segment = imported.segment == generated.segment
     same = same_segment & (imported.contract == generated.contract)
     assert same.any() and not same.all()
-    assert np.array_equal(imported.risk[same], generated.risk[same])
+    # acme (row 0) has survived 3 monthly renewals: its risk comes from Beta(alpha, beta + 3),
+    # smaller at the same keyed uniform; the others have survived none and match exactly
+    fresh = same.copy()
+    fresh[0] = False
+    assert np.array_equal(imported.risk[fresh], generated.risk[fresh])
+    if same[0]:
+        assert imported.risk[0] < generated.risk[0]
     assert np.array_equal(imported.fit[same_segment], generated.fit[same_segment])
     assert imported.satisfaction[0] == pytest.approx(0.9)
     assert imported.satisfaction[1] == imported.fit[1]
+
+
+def test_imported_seasoned_accounts_have_the_survivors_risk(tmp_path):
+    """After n renewals the survivors' risk is Beta(alpha, beta + n): mean alpha/(alpha+beta+n)."""
+    n_accounts, alpha, beta, tenure = 4000, 1.0, 10.0, 6
+    rows = "".join(f"a{i},all,standard,,monthly,{tenure},\n" for i in range(n_accounts))
+    (tmp_path / "book.csv").write_text(
+        "id,segment,plan,mrr,contract,tenure_months,satisfaction\n" + rows
+    )
+    scenario = simlib.load_scenario(
+        "textbook",
+        [
+            f"population.from_csv={tmp_path / 'book.csv'}",
+            "horizon_months=1",
+            f"churn.monthly.alpha={alpha}",
+            f"churn.monthly.beta={beta}",
+        ],
+    )
+    from simlib.engine import Simulation
+
+    risk = Simulation(scenario, seed=2).run().book.risk
+    b = beta + tenure
+    mean = alpha / (alpha + b)
+    sd = np.sqrt(alpha * b / ((alpha + b) ** 2 * (alpha + b + 1)))
+    assert abs(risk.mean() - mean) <= 4 * sd / np.sqrt(n_accounts)
 
 
 BAD_BOOKS = [

@@ -16,7 +16,9 @@ The CSV has one row per account alive today (month 0) with the columns
 Imported accounts have ``start_month`` 0 and the keys ``account_key(0, row_index)`` of a generated
 opening book, and their base churn risk per renewal and product fit are drawn from the segment's
 Beta distributions with the keyed draws of :func:`simlib.model.population.create_accounts`, so
-scenarios that share a seed give each imported account the same luck. Every row is validated
+scenarios that share a seed give each imported account the same luck; the risk is drawn from the
+survivors' Beta(alpha, beta + renewals survived), as a seasoned book has lost its riskiest
+accounts already. Every row is validated
 first; errors (:class:`simlib.errors.DataError`) name the file, the line and the column.
 """
 
@@ -33,8 +35,9 @@ from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
 from ..calibrate import CsvTable, parse_number, read_csv
 from ..engine import Simulation
 from ..errors import DataError
+from ..rng import keyed_uniform
 from ..scenario import Scenario
-from .population import create_accounts
+from .population import SLOT_RISK, create_accounts
 
 __all__ = ["ImportedBook", "import_book", "read_book"]
 
@@ -167,6 +170,34 @@ def read_book(path: str | Path, scenario: Scenario) -> ImportedBook:
     return ImportedBook(ids, seg, plan, size, mrr, contract, tenure, satisfaction)
 
 
+def _condition_risk_on_tenure(sim: Simulation, rows: slice, data: ImportedBook) -> None:
+    """Draw each imported account's risk from the survivors' distribution.
+
+    Under the shifted-beta-geometric model (Fader & Hardie 2007) the accounts that survived n
+    renewals have churn probability ~ Beta(alpha, beta + n): the risky ones have left already.
+    An account with ``tenure_months`` t has survived n = t renewals on a monthly contract and
+    n = t // 12 on an annual one. The same keyed uniform is inverted, so the draw stays common
+    between scenarios and equals a generated account's when n = 0.
+    """
+    from scipy.special import betaincinv
+
+    book = sim.book
+    segments = list(sim.scenario.segment_table().values())
+    annual = data.contract == CONTRACT_ANNUAL
+    survived = np.where(annual, data.tenure_months // 12, data.tenure_months)
+    if not survived.any():
+        return
+    u = keyed_uniform(sim.streams.key("population"), book.key[rows], SLOT_RISK)
+    risk = book.risk[rows]
+    for s, cfg in enumerate(segments):
+        for kind, is_annual in (("monthly", False), ("annual", True)):
+            sel = (data.segment == s) & (annual == is_annual) & (survived > 0)
+            if sel.any():
+                dist = getattr(cfg.churn, kind)
+                risk[sel] = betaincinv(dist.alpha, dist.beta + survived[sel], u[sel])
+    book.risk[rows] = risk
+
+
 def import_book(sim: Simulation, path: str | Path) -> slice:
     """Append the accounts of the book CSV at ``path`` to ``sim`` as its opening book (month 0).
 
@@ -189,6 +220,7 @@ def import_book(sim: Simulation, path: str | Path) -> slice:
     book.initial_mrr[rows] = data.mrr
     # an annual account renews at the end of month m when (m - anniversary) % 12 == 11
     book.anniversary[rows] = -data.tenure_months
+    _condition_risk_on_tenure(sim, rows, data)
     given = ~np.isnan(data.satisfaction)
     if given.any():
         sat = book.satisfaction[rows]
