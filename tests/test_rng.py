@@ -55,7 +55,16 @@ def test_beta_table_matches_exact_quantiles():
     from simlib.distributions import beta_ppf
 
     u = np.random.default_rng(0).random(100_000)
-    for a, b in [(0.8, 20), (0.3, 5), (5, 4), (1000, 0.5), (0.1, 3)]:
-        for _ in range(3):  # exact first, then from the table once enough were drawn
-            x = beta_ppf(u, a, b)
-        assert np.abs(betainc(a, b, x) - u).max() < 2e-5
+    for a, b in [(0.8, 20), (0.3, 5), (5, 4), (1000, 0.5), (0.1, 3), (0.5, 0.5), (2000, 38000)]:
+        x = beta_ppf(u, a, b)
+        assert np.abs(betainc(a, b, x) - u).max() < 1e-5
+
+
+def test_beta_draws_do_not_depend_on_what_was_drawn_before():
+    from simlib.distributions import beta_ppf
+
+    u = np.random.default_rng(1).random(50)
+    first = beta_ppf(u, 0.9, 17.0)
+    beta_ppf(np.random.default_rng(2).random(100_000), 0.9, 17.0)
+    assert np.array_equal(beta_ppf(u, 0.9, 17.0), first)
+    assert np.array_equal(beta_ppf(u[:7], 0.9, 17.0), first[:7])
