@@ -10,6 +10,7 @@ Public API::
 
 from __future__ import annotations
 
+from .compare import ComparisonResult, compare
 from .engine import ACTORS, Actor, Simulation, register_actor
 from .errors import (
     CommandError,
@@ -19,7 +20,7 @@ from .errors import (
     SimulationError,
     UserInputError,
 )
-from .experiment import run_replication, simulate
+from .experiment import intervals, run_replication, simulate
 from .results import SimulationResult
 from .scenario import Scenario, load_scenario, preset_names, to_yaml
 from .stats import Interval, mean_ci
@@ -30,6 +31,7 @@ __all__ = [
     "ACTORS",
     "Actor",
     "CommandError",
+    "ComparisonResult",
     "DataError",
     "Interval",
     "Scenario",
@@ -39,6 +41,8 @@ __all__ = [
     "SimulationError",
     "SimulationResult",
     "UserInputError",
+    "compare",
+    "intervals",
     "load_scenario",
     "mean_ci",
     "preset_names",
