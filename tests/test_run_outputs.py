@@ -122,3 +122,31 @@ def test_summary_figures_are_consistent_with_the_tables():
     assert 0 < s["grr_12m"] <= 1 and s["nrr_12m"] == pytest.approx(s["grr_12m"])  # no expansion
     churn = m["churned_accounts"].iloc[1:].sum() / m["active_accounts"].iloc[:-1].sum()
     assert s["logo_churn_monthly"] == pytest.approx(churn)
+
+
+def test_run_adds_replications_until_the_target_interval(run_cli, tmp_path):
+    out = tmp_path / "target"
+    code, _, stderr = run_cli(
+        "run",
+        "textbook",
+        "-r",
+        "3",
+        "--target-ci",
+        "ltv_mean=6",
+        "--max-replications",
+        "60",
+        "--set",
+        "population.initial_accounts=2000",
+        "--out",
+        str(out),
+        "-q",
+    )
+    assert code == 0, stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    report = manifest["target_ci"]
+    assert report["reached"] and report["half_widths"]["ltv_mean"] <= 6
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert len(summary) == manifest["replications"] > 3
+    assert simlib.mean_ci(summary["ltv_mean"]).half_width == pytest.approx(
+        report["half_widths"]["ltv_mean"]
+    )

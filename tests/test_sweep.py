@@ -18,7 +18,7 @@ import pytest
 import simlib
 from simlib.engine import ACTORS, Actor, register_actor
 from simlib.metrics import SUMMARY_COLUMNS
-from simlib.sweep import grid_points, lhs_points, parse_grid, parse_ranges, sweep
+from simlib.sweep import grid_points, lhs_points, parse_grid, parse_ranges, point_scenarios, sweep
 
 SMALL = ["population.initial_accounts=300", "horizon_months=24"]
 SET_SMALL = [a for s in SMALL for a in ("--set", s)]
@@ -355,11 +355,15 @@ def test_sobol_indices_and_bad_input():
 def test_a_key_that_cannot_reach_the_simulation_is_refused_but_base_values_are_fine():
     from simlib.sensitivity import tornado
 
-    # a resolved Scenario has its segments' churn filled in already: the top-level key no longer
-    # reaches them, and silently sweeping nothing would mislead
-    resolved = simlib.load_scenario("textbook", TEXTBOOK_SMALL)
+    # a loaded Scenario remembers the document it came from, so inherited keys still reach the
+    # segments; one changed after loading has its segments' churn filled in for good: the
+    # top-level key no longer reaches them, and silently sweeping nothing would mislead
+    loaded = simlib.load_scenario("textbook", TEXTBOOK_SMALL)
+    points = point_scenarios(loaded, [{"churn.monthly.beta": 10}, {"churn.monthly.beta": 30}])
+    assert [p.segment_table()["all"].churn.monthly.beta for p in points] == [10, 30]
+    changed = loaded.model_copy(update={"description": "edited"})
     with pytest.raises(simlib.UserInputError, match="does not reach them"):
-        sweep(resolved, {"churn.monthly.beta": [10, 30]}, workers=1)
+        sweep(changed, {"churn.monthly.beta": [10, 30]}, workers=1)
     # by name it reaches; and a low value equal to the base value is an ordinary point
     result = tornado(
         "textbook",

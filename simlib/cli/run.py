@@ -9,12 +9,12 @@ from pathlib import Path
 from ..paths import safe_name
 from ..scenario import load_scenario, to_yaml
 from . import command
-from .common import run_arguments, scenario_arguments
+from .common import experiment_arguments, report_targets, run_options, scenario_arguments
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     scenario_arguments(p)
-    run_arguments(p)
+    experiment_arguments(p, replications=1)
 
 
 @command("run", "simulate N replications and write the result tables", _run_args)
@@ -23,10 +23,11 @@ def run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, args.overrides)
     out = Path(args.out) if args.out else Path("reports") / "runs" / safe_name(scenario.name)
-    result = simulate(
-        scenario, replications=args.replications, seed=args.seed, progress=not args.quiet
-    )
+    if not (args.cache_dir or args.resume):
+        args.no_cache = True  # a single run stores nothing unless asked to
+    result = simulate(scenario, replications=args.replications, seed=args.seed, **run_options(args))
     result.write(out)
+    report_targets(result.extra, args.quiet)
     if not args.quiet:
         s = result.summary
         print(

@@ -8,8 +8,14 @@ from pathlib import Path
 
 from ..errors import CommandError
 from . import command
-from .common import _non_negative_int, _positive_int, scenario_arguments
-from .compare import experiment_arguments, report_targets, run_options
+from .common import (
+    _non_negative_int,
+    _positive_int,
+    experiment_arguments,
+    report_targets,
+    run_options,
+    scenario_arguments,
+)
 
 
 def _sweep_args(p: argparse.ArgumentParser) -> None:
