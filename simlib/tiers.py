@@ -72,12 +72,21 @@ def by_score(sim: Simulation, score: NDArray[np.float64]) -> NDArray[np.int8]:
         if th.high is not None:
             tiers[score >= th.high] = HIGH
         return tiers
-    order = np.argsort(-score, kind="stable")
     n_high = round(cfg.shares.high * score.size)
     n_low = round(cfg.shares.low * score.size)
-    tiers[order[:n_high]] = HIGH
-    tiers[order[n_high : n_high + n_low]] = LOW
+    top = _top(score, n_high + n_low)
+    tiers[top] = LOW
+    tiers[top[_top(score[top], n_high)]] = HIGH
     return tiers
+
+
+def _top(score: NDArray[np.float64], k: int) -> NDArray[np.intp]:
+    """Indices of the ``k`` highest scores, in no particular order (deterministic selection)."""
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
+    if k >= score.size:
+        return np.arange(score.size)
+    return np.argpartition(-score, k - 1)[:k]
 
 
 @register_policy("tiered_by_arr")

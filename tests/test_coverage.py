@@ -92,7 +92,10 @@ def test_scarce_hours_saturate_the_team_and_skip_touches():
         "coverage_tiered", seed=5, overrides=[*SMALL, "coverage.csm.hours_per_week=2"]
     )
     m = scarce.monthly.iloc[2:]
-    assert m["csm_utilization"].min() >= 0.95
+    # saturated: hours are used up every week; months differ by how many weekly plans fall in
+    # them and by alert work carried into the next week, so each month is only near 100 %
+    assert m["csm_utilization"].mean() >= 0.97
+    assert m["csm_utilization"].min() >= 0.85
     assert m["touches_skipped"].sum() > 0
     ample = simlib.simulate(
         "coverage_tiered",

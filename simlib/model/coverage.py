@@ -116,9 +116,14 @@ class CoverageActor(Actor):
         csm = np.full(rows.size, -1, dtype=np.int32)
         for tier, spec, fallback in ((HIGH, cfg.tiers.high, LOW), (LOW, cfg.tiers.low, TECH)):
             idx = np.flatnonzero(tiers == tier)
-            idx = idx[np.argsort(-book.mrr[rows[idx]], kind="stable")]
             room = count * spec.max_book
-            placed, overflow = idx[:room], idx[room:]
+            if idx.size > room:  # the largest accounts keep their place
+                keep = np.argpartition(-book.mrr[rows[idx]], room - 1)[:room] if room else idx[:0]
+                mask = np.zeros(idx.size, dtype=bool)
+                mask[keep] = True
+                placed, overflow = idx[mask], idx[~mask]
+            else:
+                placed, overflow = idx, idx[:0]
             csm[placed] = np.arange(placed.size) % max(count, 1)
             tiers[overflow] = fallback
         book.csm[rows] = csm
