@@ -81,8 +81,9 @@ def run_replication(
 @dataclass(frozen=True)
 class ReplicationTask:
     """One replication to run. ``entry``: cache folder the worker stores it in (None: return
-    the tables); ``accounts``: keep the accounts table; ``actors``: the actors registered where
-    the task was made (a worker missing one would silently simulate another model)."""
+    the tables); ``accounts``: keep the accounts table; ``actors``: the actors enabled for the
+    scenario where the task was made (a worker missing one would silently simulate another
+    model)."""
 
     scenario: Scenario
     seed: int
@@ -109,6 +110,11 @@ class ReplicationOutcome:
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+
+def _enabled_actors(scenario: Scenario) -> tuple[str, ...]:
+    """Names of the registered actors that take part in ``scenario``."""
+    return tuple(sorted(name for name, cls in ACTORS.items() if cls.enabled(scenario)))
 
 
 def run_task(task: ReplicationTask) -> ReplicationOutcome:
@@ -259,7 +265,6 @@ def run_replications(
     a tqdm bar advanced once per job.
     """
     store = resolve_cache(cache)
-    actors = tuple(sorted(ACTORS))
     outcomes: list[ReplicationOutcome | None] = [None] * len(jobs)
     todo: list[int] = []
     entries: dict[int, Path] = {}
@@ -288,7 +293,7 @@ def run_replications(
                     jobs[i][2],
                     entry=str(entries[i]) if workers_store else None,
                     accounts=accounts and (tables or store is not None),
-                    actors=actors,
+                    actors=_enabled_actors(jobs[i][0]),
                 )
                 for i in todo
             ]
