@@ -33,6 +33,19 @@ class Case:
 CASES: dict[str, Case] = {
     "core": Case("core", "coverage_none"),
     "+coverage": Case("+coverage", "coverage_tiered"),
+    # upsell and cross-sell with B2B approval chains and fiscal-year budgets
+    "+offers": Case("+offers", "b2b_approval_friction"),
+    # every mechanism at once: coverage, every offer kind, approvals, budgets, loyalty
+    "all": Case(
+        "all",
+        "b2b_approval_friction",
+        (
+            "offers.kinds.downsell.enabled=true",
+            "offers.kinds.term_conversion.enabled=true",
+            "loyalty.enabled=true",
+            "loyalty.champion_referral=0.3",
+        ),
+    ),
 }
 
 

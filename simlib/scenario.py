@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .errors import ScenarioError
 
@@ -106,7 +106,10 @@ class Segment(_Strict):
     )
     plans: dict[str, NonNegative] = Field(
         default_factory=dict,
-        description="plan ladder, cheapest first: plan name -> list price (currency per month)",
+        description=(
+            "plan ladder, cheapest first: plan name -> list price (currency per month); "
+            "unset: one plan 'standard' at population.mrr"
+        ),
     )
     plan_mix: dict[str, Probability] | None = Field(
         default=None,
@@ -126,9 +129,46 @@ class Segment(_Strict):
         default_factory=SegmentChurn, description="override of churn Beta distributions"
     )
     fit: BetaDist | None = Field(default=None, description="override of satisfaction.fit")
+    plan_limits: dict[str, PositiveParam] | None = Field(
+        default=None,
+        description=(
+            "usage limit of each plan (usage units per month); default: the first plan 100 and "
+            "each next plan twice the one before"
+        ),
+    )
+    usage: BetaDist | None = Field(
+        default=None,
+        description="starting usage of new accounts, as a share of their plan limit, ~ Beta "
+        "(unset: usage.initial)",
+    )
+    fiscal_year_start_month: Annotated[int, Field(ge=1, le=12)] = Field(
+        default=4,
+        description="calendar month (1-12) in which a B2B account's fiscal year starts (4 = April)",
+    )
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> Segment:
+        if self.plan_limits is not None:
+            unknown = [p for p in self.plan_limits if p not in self.plans]
+            if unknown:
+                raise ValueError(
+                    f"plan_limits names plan(s) {unknown} not in plans {list(self.plans)}"
+                )
+        return self
+
+    def limits(self) -> list[float]:
+        """Usage limit of each plan of the ladder (usage units per month), cheapest first."""
+        given = self.plan_limits or {}
+        out: list[float] = []
+        for i, name in enumerate(self.plans):
+            default = 100.0 if i == 0 else 2.0 * out[-1]
+            out.append(float(given.get(name, default)))
+        return out
 
     @model_validator(mode="after")
     def _check_mix(self) -> Segment:
+        if not self.plans:
+            raise ValueError("plans must name at least one plan (plan name: list price)")
         if self.plan_mix is not None:
             unknown = [p for p in self.plan_mix if p not in self.plans]
             if unknown:
@@ -430,6 +470,346 @@ class Coverage(_Strict):
         return self
 
 
+SegmentName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Addon(_Strict):
+    """An add-on product sold beside the plan (cross-sell)."""
+
+    price: NonNegative = Field(
+        description="list price (currency per month), x the account's size like plan prices"
+    )
+    relevance: dict[SegmentName, Probability] = Field(
+        default_factory=dict,
+        description=(
+            "relevance of the add-on to each segment's accounts (0-1; segments not named: 0): "
+            "how closely it relates to what they bought"
+        ),
+    )
+
+
+class OfferKindSpec(_Strict):
+    """One kind of offer: who gets it, when, through which channel, and how it is received.
+
+    Targeting (all must hold): alive; tenure >= ``min_tenure_months`` (onboarding done);
+    satisfaction >= ``min_satisfaction``; usage >= ``usage.near_limit`` when
+    ``require_usage_near_limit``; segment in ``segments`` and tier in ``tiers`` when given; no
+    offer within ``cooldown_months``; fewer than ``max_per_year`` offers this simulation year; no
+    deal in approval; the ``timing`` holds; then a keyed draw below ``monthly_rate``.
+    """
+
+    enabled: bool = Field(default=False, description="switch this kind of offer on")
+    base_intent: Annotated[float, Field(ge=-50.0, le=50.0)] = Field(
+        default=-4.0, description="log-odds of accepting before the terms of offers.intent"
+    )
+    channel: Literal["automated", "csm"] = Field(
+        default="automated",
+        description="automated (campaigns, in-app) or csm (only accounts with a CSM; uses hours)",
+    )
+    csm_hours: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        default=1.0, description="CSM hours one offer takes (channel csm)"
+    )
+    cost_per_offer: NonNegative = Field(
+        default=0.0, description="cost of making one offer (currency), booked as offer_cost"
+    )
+    timing: Literal["random", "renewal", "before_renewal", "usage_spike", "onboarding"] = Field(
+        default="random",
+        description=(
+            "random: any month; renewal: the month ending in the account's renewal (every month "
+            "on a monthly contract); before_renewal: within days_before_renewal of it; "
+            "usage_spike: the month usage first reaches usage.near_limit; onboarding: the month "
+            "onboarding completes (tenure = min_tenure_months)"
+        ),
+    )
+    days_before_renewal: Annotated[float, Field(ge=0.0, le=365.0)] = Field(
+        default=60.0, description="window before a renewal for timing before_renewal (days)"
+    )
+    monthly_rate: Probability = Field(
+        default=0.2, description="chance per month that a targeted account gets the offer"
+    )
+    min_satisfaction: Probability = Field(
+        default=0.0, description="lowest satisfaction (health score) targeted"
+    )
+    require_usage_near_limit: bool = Field(
+        default=False, description="target only accounts with usage >= usage.near_limit"
+    )
+    min_tenure_months: Annotated[int, Field(ge=0, le=MAX_HORIZON)] = Field(
+        default=3, description="months since the account started (onboarding done)"
+    )
+    segments: list[SegmentName] | None = Field(
+        default=None, description="segments targeted (default: all)"
+    )
+    tiers: list[TierName] | None = Field(
+        default=None, description="CS tiers targeted (default: all)"
+    )
+    cooldown_months: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = Field(
+        default=3, description="months between two offers to the same account (any kind)"
+    )
+    max_per_year: Annotated[int, Field(ge=0, le=120)] = Field(
+        default=4, description="most offers to one account per simulation year (any kind)"
+    )
+    target_plans: list[str] | None = Field(
+        default=None,
+        description=(
+            "upsell / downsell: plans the offer may move an account to (default: any); an "
+            "account is offered the next plan up (down) that is in this list"
+        ),
+    )
+    mode: Literal["plan", "discount"] = Field(
+        default="plan",
+        description="downsell: a cheaper plan (contraction MRR) or a temporary discount",
+    )
+    discount: Probability = Field(
+        default=0.2, description="downsell mode discount: price reduction (share of MRR)"
+    )
+    discount_months: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = Field(
+        default=3,
+        description="downsell mode discount: months it lasts; its value is booked as offer_cost",
+    )
+    risk_multiplier: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        default=0.5,
+        description="downsell: factor on the base churn risk of an account it saves",
+    )
+
+
+_BUILTIN_OFFER_KINDS = ("upsell", "cross_sell", "downsell", "term_conversion")
+
+
+def _default_kinds() -> dict[str, OfferKindSpec]:
+    return {
+        "upsell": OfferKindSpec(),
+        "cross_sell": OfferKindSpec(),
+        "downsell": OfferKindSpec(
+            base_intent=-1.5, min_tenure_months=0, cooldown_months=6, monthly_rate=1.0
+        ),
+        "term_conversion": OfferKindSpec(base_intent=-3.0, timing="renewal"),
+    }
+
+
+class Intent(_Strict):
+    """Acceptance of an offer: P(accept) = logistic(z), with
+
+    z = base_intent + satisfaction_to_intent x (satisfaction - 0.5)
+        + relevance_to_intent x (relevance - 0.5) + fan_bonus x [fan and relevant]
+        + strong_reason_bonus x [strong reason].
+    """
+
+    satisfaction_to_intent: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        default=2.0,
+        description="log-odds of accepting per unit (0-1 scale) of satisfaction above 0.5; 0 = none",
+    )
+    relevance_to_intent: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        default=4.0, description="log-odds of accepting per unit of relevance above 0.5"
+    )
+    fan_bonus: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        default=1.0, description="log-odds added for fans offered something relevant"
+    )
+    strong_reason_bonus: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        default=1.0,
+        description=(
+            "log-odds added when the account has a strong reason (upsell: usage near the "
+            "limit; cross-sell: relevance >= offers.strong_relevance)"
+        ),
+    )
+
+
+class Fatigue(_Strict):
+    """What an irrelevant offer (relevance below offers.relevance_threshold) costs."""
+
+    satisfaction_drop: Probability = Field(
+        default=0.05, description="fall in satisfaction (0-1 scale) per irrelevant offer"
+    )
+    usage_drop: Probability = Field(
+        default=0.05, description="share of usage lost per irrelevant offer (fewer logins)"
+    )
+
+
+class Offers(_Strict):
+    """Offers: the add-on catalogue, the kinds of offer (by name) and how offers are received."""
+
+    kinds: dict[str, OfferKindSpec] = Field(
+        default_factory=_default_kinds,
+        description=(
+            "offer kinds by name: upsell, cross_sell, downsell (a save offer at churn), "
+            "term_conversion (monthly to annual at contracts.annual_discount), or one "
+            "registered in Python; all off by default"
+        ),
+    )
+    addons: dict[str, Addon] = Field(
+        default_factory=dict, description="add-on catalogue by name (at most 63)"
+    )
+    recommendation: Literal["data_driven", "random"] = Field(
+        default="data_driven",
+        description=(
+            "cross-sell pick: data_driven = the most relevant add-on not owned; random = any "
+            "add-on not owned"
+        ),
+    )
+    relevance_threshold: Probability = Field(
+        default=0.3, description="relevance below which an offer is irrelevant (fatigue)"
+    )
+    strong_relevance: Probability = Field(
+        default=0.8, description="relevance from which a cross-sell is a strong reason to buy"
+    )
+    intent: Intent = Field(default_factory=Intent)
+    fatigue: Fatigue = Field(default_factory=Fatigue)
+
+    @model_validator(mode="after")
+    def _check_kinds(self) -> Offers:
+        unknown = [k for k in self.kinds if k not in _BUILTIN_OFFER_KINDS]
+        if unknown:  # a kind registered in Python?
+            from .model.offers import OFFER_KINDS
+
+            unknown = [k for k in unknown if k not in OFFER_KINDS]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(OFFER_KINDS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"unknown offer kind {unknown[0]!r}{hint}; allowed: " + ", ".join(OFFER_KINDS)
+            )
+        if len(self.addons) > 63:
+            raise ValueError(f"at most 63 add-ons, got {len(self.addons)}")
+        return self
+
+    def any_enabled(self) -> bool:
+        return any(k.enabled for k in self.kinds.values())
+
+
+class Usage(_Strict):
+    """Usage of each account as a share of its plan limit (1 = at the limit).
+
+    Monthly: usage <- usage x exp(growth_per_month + satisfaction_effect x (satisfaction - fit)
+    + volatility x N(0, 1)), kept within [0.01, 3]; an irrelevant offer cuts it (fatigue); an
+    upgrade divides it by the ratio of the new limit to the old.
+    """
+
+    initial: BetaDist = Field(
+        default_factory=lambda: BetaDist(alpha=2.0, beta=3.0),
+        description="starting usage share ~ Beta (per-segment override: segments.X.usage)",
+    )
+    growth_per_month: Annotated[float, Field(ge=-1.0, le=1.0)] = Field(
+        default=0.02, description="log growth of usage per month"
+    )
+    satisfaction_effect: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        default=0.2, description="log growth per month per unit of satisfaction above fit"
+    )
+    volatility: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        default=0.05, description="standard deviation of the monthly log change"
+    )
+    near_limit: Annotated[float, Field(gt=0.0, le=3.0)] = Field(
+        default=0.8, description="usage share from which usage is near the limit (a signal)"
+    )
+
+
+class Approval(_Strict):
+    """B2B approval chain for an accepted upsell or cross-sell (buyer b2b segments only)."""
+
+    enabled: bool = Field(default=False, description="switch approval chains on")
+    approvers: dict[SegmentName, Annotated[int, Field(ge=0, le=20)]] = Field(
+        default_factory=dict, description="approvers by segment (segments not named: default)"
+    )
+    default_approvers: Annotated[int, Field(ge=0, le=20)] = Field(
+        default=2, description="approvers of a segment not named in approvers"
+    )
+    price_step: PositiveParam = Field(
+        default=1000.0,
+        description="one more approver per this much MRR increase (currency per month)",
+    )
+    max_approvers: Annotated[int, Field(ge=0, le=20)] = Field(
+        default=6, description="most approvers in one chain"
+    )
+    delay_days: NonNegative = Field(default=7.0, description="mean days each approver takes")
+    delay_distribution: Literal["exponential", "fixed"] = Field(
+        default="exponential", description="distribution of each approver's delay"
+    )
+    rejection: Probability = Field(
+        default=0.05, description="chance that one approver rejects when there is a strong reason"
+    )
+    rejection_no_reason: Probability = Field(
+        default=0.25,
+        description="chance that one approver rejects when usage is far from the limit",
+    )
+
+
+class Budget(_Strict):
+    """B2B discretionary budgets by fiscal year (fiscal start: segments.X.fiscal_year_start_month).
+
+    An approved deal costs 12 x its MRR increase a year; it fits when that is at most what is
+    left of the account's budget for the fiscal year in which it would start.
+    """
+
+    enabled: bool = Field(default=False, description="switch budget gates on")
+    calendar_start_month: Annotated[int, Field(ge=1, le=12)] = Field(
+        default=1, description="calendar month (1-12) of simulation month 0"
+    )
+    per_year: dict[SegmentName, NonNegative] = Field(
+        default_factory=dict,
+        description="discretionary budget per account per fiscal year, by segment (currency)",
+    )
+    default_per_year: NonNegative = Field(
+        default=5000.0, description="budget of a segment not named in per_year (currency a year)"
+    )
+    scale_with_size: bool = Field(
+        default=True, description="multiply the budget by the account's size"
+    )
+    on_shortfall: Literal["defer", "lose"] = Field(
+        default="defer",
+        description="a deal that does not fit: wait for the next fiscal year, or be lost",
+    )
+    draft_window_months: Annotated[int, Field(ge=0, le=12)] = Field(
+        default=4,
+        description=(
+            "last months of a fiscal year in which next year's budget is drafted: a deal that "
+            "does not fit then is written into it (deferred) even with on_shortfall lose"
+        ),
+    )
+
+
+class LoyaltyStage(_Strict):
+    min_satisfaction: Probability = Field(description="satisfaction held every month")
+    months: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = Field(
+        description="consecutive months satisfaction is held"
+    )
+    min_tenure_months: Annotated[int, Field(ge=0, le=MAX_HORIZON)] = Field(
+        default=0, description="months since the account started"
+    )
+    referral_rate: Probability = Field(
+        default=0.0, description="chance per month that an account at this stage refers one"
+    )
+
+
+class Loyalty(_Strict):
+    """Loyalty stages repeater -> promoter -> fan, referrals, and champion-move referrals."""
+
+    enabled: bool = Field(default=False, description="switch loyalty stages and referrals on")
+    repeater_tenure_months: Annotated[int, Field(ge=0, le=MAX_HORIZON)] = Field(
+        default=2, description="months since start from which an account is a repeater"
+    )
+    promoter: LoyaltyStage = Field(
+        default_factory=lambda: LoyaltyStage(
+            min_satisfaction=0.7, months=6, min_tenure_months=6, referral_rate=0.01
+        )
+    )
+    fan: LoyaltyStage = Field(
+        default_factory=lambda: LoyaltyStage(
+            min_satisfaction=0.8, months=12, min_tenure_months=12, referral_rate=0.03
+        )
+    )
+    champion_referral: Probability = Field(
+        default=0.0,
+        description="chance that a satisfied champion who changes job brings a new account",
+    )
+    champion_min_satisfaction: Probability = Field(
+        default=0.6, description="satisfaction (before the move) of a satisfied champion"
+    )
+
+    @model_validator(mode="after")
+    def _check_stages(self) -> Loyalty:
+        if self.fan.min_satisfaction < self.promoter.min_satisfaction:
+            raise ValueError("fan.min_satisfaction must be at least promoter.min_satisfaction")
+        return self
+
+
 class Economics(_Strict):
     """Margin, discounting and currency."""
 
@@ -457,7 +837,53 @@ class Scenario(_Strict):
     satisfaction: Satisfaction = Field(default_factory=Satisfaction)
     champion: Champion = Field(default_factory=Champion)
     coverage: Coverage = Field(default_factory=Coverage)
+    offers: Offers = Field(default_factory=Offers)
+    usage: Usage = Field(default_factory=Usage)
+    approval: Approval = Field(default_factory=Approval)
+    budget: Budget = Field(default_factory=Budget)
+    loyalty: Loyalty = Field(default_factory=Loyalty)
     economics: Economics = Field(default_factory=Economics)
+
+    @model_validator(mode="after")
+    def _check_offer_names(self) -> Scenario:
+        """Segment and plan names used by offers, usage, approval and budget must exist."""
+        if self.population.segments is None:
+            return self
+        segments = self.population.segments
+        plans = {p for seg in segments.values() for p in seg.plans}
+        named: list[tuple[str, list[str]]] = [
+            ("approval.approvers", list(self.approval.approvers)),
+            ("budget.per_year", list(self.budget.per_year)),
+        ]
+        for kind, spec in self.offers.kinds.items():
+            named.append((f"offers.kinds.{kind}.segments", spec.segments or []))
+            unknown = [p for p in spec.target_plans or [] if p not in plans]
+            if unknown:
+                raise ValueError(
+                    f"offers.kinds.{kind}.target_plans: plan(s) {unknown} are in no segment's "
+                    f"plan ladder; plans: {', '.join(sorted(plans))}"
+                )
+        for name, addon in self.offers.addons.items():
+            named.append((f"offers.addons.{name}.relevance", list(addon.relevance)))
+        for key, names in named:
+            unknown = [n for n in names if n not in segments]
+            if unknown:
+                raise ValueError(
+                    f"{key}: segment(s) {unknown} not in population.segments "
+                    f"({', '.join(segments)})"
+                )
+        return self
+
+    #: the mapping this scenario was validated from, before defaults were filled (see
+    #: :func:`load_scenario`); not part of the scenario's value
+    _source_doc: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
 
     def segment_table(self) -> dict[str, Segment]:
         """Segments with every inherited value filled in (see :func:`fill_defaults`)."""
@@ -654,8 +1080,8 @@ def fill_defaults(doc: dict[str, Any], filled: set[str] | None = None) -> dict[s
     pop = out.setdefault("population", {})
     if not isinstance(pop, dict):
         return out  # validation reports it
+    mrr = pop.get("mrr", Population.model_fields["mrr"].default)
     if pop.get("segments") is None:
-        mrr = pop.get("mrr", Population.model_fields["mrr"].default)
         pop["segments"] = {"all": {"share": 1.0, "plans": {"standard": mrr}}}
     segments = pop["segments"]
     if not isinstance(segments, dict):
@@ -686,6 +1112,10 @@ def fill_defaults(doc: dict[str, Any], filled: set[str] | None = None) -> dict[s
             seg["annual_share"] = contracts.get(
                 "annual_share", Contracts.model_fields["annual_share"].default
             )
+        if seg.get("plans") is None:
+            seg["plans"] = {"standard": mrr}
+            if filled is not None:
+                filled.add(f"population.segments.{seg_name}.plans")
         plans = seg.get("plans")
         if isinstance(plans, dict) and plans and seg.get("plan_mix") is None:
             first = next(iter(plans))
@@ -805,7 +1235,9 @@ def validate(doc: Any, source: str) -> Scenario:
     doc.pop("extends", None)
     filled: set[str] = set()
     try:
-        return Scenario.model_validate(fill_defaults(doc, filled))
+        scenario = Scenario.model_validate(fill_defaults(doc, filled))
+        scenario._source_doc = copy.deepcopy(doc)
+        return scenario
     except ValidationError as exc:
         problems = [
             (key, msg)
@@ -828,7 +1260,13 @@ def load_scenario(
     if isinstance(ref, Scenario):
         if not overrides:
             return ref
-        doc, source = ref.model_dump(mode="python"), ref.name
+        source = ref.name
+        # overrides reach inherited segment values only through the document the scenario was
+        # loaded from (before defaults were filled), if the scenario is unchanged since
+        doc = ref._source_doc
+        if doc is None or validate(doc, source) != ref:
+            doc = ref.model_dump(mode="python")
+        doc = copy.deepcopy(doc)
     elif isinstance(ref, dict):
         _check_depth(ref, "<mapping>")
         doc, source = copy.deepcopy(ref), "<mapping>"

@@ -97,6 +97,27 @@ def scenarios(draw):
             "monthly_turnover": draw(st.floats(0, 0.5)),
             "churn_odds_multiplier": draw(st.floats(1, 10)),
         },
+        **draw(offer_blocks(segments)),
+    }
+
+
+@st.composite
+def offer_blocks(draw, segments):
+    """Sometimes switch offers (and B2B gates, loyalty, B2C buyers) on; often leave them off."""
+    if not draw(st.booleans()):
+        return {}
+    for seg in segments.values():
+        seg["buyer"] = draw(st.sampled_from(["b2b", "b2c"]))
+    kinds = {
+        k: {"enabled": draw(st.booleans()), "monthly_rate": draw(st.floats(0, 1))}
+        for k in ("upsell", "cross_sell", "downsell", "term_conversion")
+    }
+    relevance = {s: draw(st.floats(0, 1)) for s in segments}
+    return {
+        "offers": {"kinds": kinds, "addons": {"a": {"price": 10.0, "relevance": relevance}}},
+        "approval": {"enabled": draw(st.booleans()), "delay_days": draw(st.floats(0, 60))},
+        "budget": {"enabled": draw(st.booleans()), "default_per_year": draw(st.floats(0, 5e4))},
+        "loyalty": {"enabled": draw(st.booleans()), "champion_referral": draw(st.floats(0, 1))},
     }
 
 

@@ -179,3 +179,30 @@ def test_cli_validate_prints_resolved_yaml(run_cli):
     doc = yaml.safe_load(stdout)
     assert doc["horizon_months"] == 7
     assert doc["population"]["segments"]["all"]["churn"]["monthly"]["alpha"] == 1.0
+
+
+def test_a_segment_needs_a_plan_and_inherits_the_default_one():
+    with pytest.raises(ScenarioError, match=r"population.segments.new: plans must name at least"):
+        load_scenario(
+            "textbook",
+            [
+                "population.segments={all: {share: 0.5, plans: {a: 1}}, new: {share: 0.5, plans: {}}}"
+            ],
+        )
+    scenario = load_scenario(
+        "textbook",
+        [
+            "population.mrr=42",
+            "population.segments={all: {share: 0.5, plans: {a: 1}}, new: {share: 0.5}}",
+        ],
+    )
+    assert scenario.segment_table()["new"].plans == {"standard": 42.0}
+
+
+def test_overrides_on_a_loaded_scenario_reach_inherited_segment_values():
+    loaded = load_scenario("textbook")
+    again = load_scenario(loaded, ["churn.monthly.alpha=0.7"])
+    assert again.segment_table()["all"].churn.monthly.alpha == 0.7
+    # a scenario changed after loading is taken as it is
+    changed = loaded.model_copy(update={"horizon_months": 5})
+    assert load_scenario(changed, ["name=x"]).horizon_months == 5

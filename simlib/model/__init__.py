@@ -1,13 +1,31 @@
 """The model's mechanisms, one module per domain concept; importing registers their actors."""
 
-from . import acquisition, champion, coverage, csm, population, renewal, satisfaction
+from . import (
+    acquisition,
+    approval,
+    budget,
+    champion,
+    coverage,
+    csm,
+    loyalty,
+    offers,
+    population,
+    renewal,
+    satisfaction,
+    usage,
+)
 
 __all__ = [
     "acquisition",
+    "approval",
+    "budget",
     "champion",
     "coverage",
     "csm",
+    "loyalty",
+    "offers",
     "population",
     "renewal",
     "satisfaction",
+    "usage",
 ]

@@ -1,0 +1,751 @@
+"""Offers: upsell, cross-sell, downsell (save offers) and term conversion, and how they are bought.
+
+Each kind of offer is a named function in :data:`OFFER_KINDS` (a new kind is a new function
+decorated with :func:`register_offer_kind`) that turns targeted accounts into a
+:class:`Proposal`: what each is offered and what it would change. The :class:`OfferEngine` actor
+does the rest, vectorized over the book, once a month after billing and CS coverage:
+
+1. **Targeting** (``offers.kinds.K``): alive, onboarding done, healthy enough, usage near the
+   limit if asked, segment / tier, cool-down and yearly cap (any kind), no deal in approval, no
+   MRR change pending, the timing (random, renewal month, days before renewal, usage spike,
+   onboarding completion), channel ``csm`` only for accounts in a CSM book, then a keyed draw
+   below ``monthly_rate`` (stream ``offer_target.K``). Downsell is made to accounts about to
+   churn, through the renewal desk's save handler, and keeps those who accept.
+2. **Acceptance**: P = logistic(base_intent + satisfaction_to_intent x (satisfaction - 0.5)
+   + relevance_to_intent x (relevance - 0.5) + fan_bonus x [fan and relevant]
+   + strong_reason_bonus x [strong reason]) against a keyed uniform (stream ``offer_accept.K``).
+3. **Fatigue**: an offer with relevance below ``relevance_threshold`` lowers satisfaction by
+   ``fatigue.satisfaction_drop`` and usage by the share ``fatigue.usage_drop``, accepted or not
+   (which feeds churn through ``churn.satisfaction_effect``).
+4. **Buying**: B2C accounts (and B2B ones with approval and budget gates off) buy at once: the
+   MRR change takes effect at the next billing month. An accepted upsell / cross-sell of a B2B
+   account goes through the approval chain (:mod:`simlib.model.approval`) and the budget gate
+   (:mod:`simlib.model.budget`) as a simpy process; only an approved, funded deal changes MRR.
+
+MRR changes (currency per month) scale list-price differences by the account's size and by
+``1 - contracts.annual_discount`` on annual contracts. An offer through channel ``csm`` adds
+``csm_hours`` to the CSM's reactive hours of the week (displacing scheduled touches); an
+automated one costs ``cost_per_offer`` (currency, in ``offer_cost``). Offers are made in months
+0 .. horizon - 2 (a change made in the last month could not take effect).
+
+Monthly columns: ``offers_made_K``, ``offers_accepted_K``, ``offers_rejected_K`` for every kind,
+``approvals_pending`` (deals in approval or waiting for a fiscal year at the month's end),
+``approvals_approved``, ``approvals_rejected``, ``deals_deferred``, ``deals_lost``. Account
+columns: ``plan`` and ``initial_plan`` (index in the segment's ladder), ``addons`` (bitmask of
+add-ons owned, bit i = i-th add-on of ``offers.addons``), ``offers_received``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.special import expit
+
+from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
+from ..distributions import beta_ppf
+from ..engine import Actor, Simulation, register_actor
+from ..rng import Streams, keyed_uniform
+from ..scenario import OfferKindSpec, Scenario
+from ..tiers import TIER_CODES
+from .approval import DAYS_PER_MONTH, Deal, approval_chain, draw_chains
+from .budget import EPS, Budgets, FiscalCalendar
+from .population import SLOT_RISK
+from .renewal import RenewalDesk
+
+__all__ = [
+    "OFFER_KINDS",
+    "OfferEngine",
+    "OfferKind",
+    "Proposal",
+    "register_offer_kind",
+]
+
+NEVER = -1_000_000
+
+
+@dataclass
+class Proposal:
+    """What each targeted account is offered (arrays aligned with ``rows``).
+
+    ``delta`` is the MRR change if bought (currency per month; negative for a downsell);
+    ``relevance`` 0-1; ``strong`` whether the account has a strong reason to buy; ``plan`` the
+    plan index after the deal (None: unchanged); ``addon`` the add-on index bought (None: none);
+    ``cost`` a one-off cost of the offer if accepted (currency; a discount's value);
+    ``to_annual`` moves the account to an annual contract; ``needs_approval`` sends B2B deals
+    through approval and budget gates.
+    """
+
+    rows: NDArray[np.intp]
+    delta: NDArray[np.float64]
+    relevance: NDArray[np.float64]
+    strong: NDArray[np.bool_]
+    plan: NDArray[np.int16] | None = None
+    addon: NDArray[np.int16] | None = None
+    cost: NDArray[np.float64] | None = None
+    to_annual: bool = False
+    needs_approval: bool = True
+
+    def subset(self, mask: NDArray[np.bool_]) -> Proposal:
+        def pick(a):  # type: ignore[no-untyped-def]
+            return None if a is None else a[mask]
+
+        return Proposal(
+            self.rows[mask],
+            self.delta[mask],
+            self.relevance[mask],
+            self.strong[mask],
+            pick(self.plan),
+            pick(self.addon),
+            pick(self.cost),
+            self.to_annual,
+            self.needs_approval,
+        )
+
+
+ProposeFn = Callable[["OfferEngine", NDArray[np.intp], int, OfferKindSpec], Proposal]
+
+
+@dataclass(frozen=True)
+class OfferKind:
+    """A registered kind: its proposal function and when it is made (monthly or at churn)."""
+
+    name: str
+    propose: ProposeFn
+    trigger: Literal["month", "save"] = "month"
+
+
+OFFER_KINDS: dict[str, OfferKind] = {}
+
+
+def register_offer_kind(
+    name: str, trigger: Literal["month", "save"] = "month"
+) -> Callable[[ProposeFn], ProposeFn]:
+    """Decorator: ``propose(engine, rows, month, spec) -> Proposal`` becomes offer kind ``name``.
+
+    ``trigger="month"``: offered each month to targeted accounts; ``"save"``: offered to
+    accounts about to churn (their acceptance keeps them).
+    """
+
+    def add(fn: ProposeFn) -> ProposeFn:
+        OFFER_KINDS[name] = OfferKind(name, fn, trigger)
+        return fn
+
+    return add
+
+
+# -- the built-in kinds ------------------------------------------------------------------------
+
+
+@register_offer_kind("upsell")
+def upsell(
+    engine: OfferEngine, rows: NDArray[np.intp], month: int, spec: OfferKindSpec
+) -> Proposal:
+    """The next plan up (among ``target_plans``); strong reason: usage near the plan limit."""
+    book = engine.sim.book
+    target = engine.step_plan(rows, spec, +1)
+    ok = target >= 0
+    rows, target = rows[ok], target[ok]
+    delta = engine.price_change(rows, target)
+    near = book.usage[rows] >= engine.sim.scenario.usage.near_limit
+    return Proposal(rows, delta, np.ones(rows.size), near, plan=target)
+
+
+@register_offer_kind("cross_sell")
+def cross_sell(
+    engine: OfferEngine, rows: NDArray[np.intp], month: int, spec: OfferKindSpec
+) -> Proposal:
+    """An add-on not owned: the most relevant to the segment (``recommendation: data_driven``,
+    only if at least ``relevance_threshold``) or a random one (``random``, stream
+    ``offer_pick``). Strong reason: relevance >= ``strong_relevance``."""
+    cfg = engine.sim.scenario.offers
+    book = engine.sim.book
+    n_addons = engine.relevance.shape[1]
+    if n_addons == 0 or rows.size == 0:
+        return engine.empty()
+    owned = (book.addons[rows, None] >> np.arange(n_addons, dtype=np.int64)) & 1
+    free = owned == 0
+    rel = engine.relevance[book.segment[rows]]
+    if cfg.recommendation == "random":
+        score = np.where(
+            free, 1.0 + _uniform_matrix(engine.sim.streams, book.key[rows], month, n_addons), 0
+        )
+    else:
+        score = np.where(free, rel + 1.0, 0.0)
+    pick = score.argmax(axis=1)
+    ok = free[np.arange(rows.size), pick]
+    relevance = rel[np.arange(rows.size), pick]
+    if cfg.recommendation == "data_driven":
+        ok &= relevance >= cfg.relevance_threshold
+    rows, pick, relevance = rows[ok], pick[ok], relevance[ok]
+    delta = engine.addon_price[pick] * book.size[rows] * engine.contract_factor(rows)
+    return Proposal(
+        rows,
+        delta,
+        relevance,
+        relevance >= cfg.strong_relevance,
+        addon=pick.astype(np.int16),
+    )
+
+
+@register_offer_kind("downsell", trigger="save")
+def downsell(
+    engine: OfferEngine, rows: NDArray[np.intp], month: int, spec: OfferKindSpec
+) -> Proposal:
+    """A save offer to accounts about to churn: the next plan down (mode ``plan``; accounts on
+    the cheapest allowed plan get none) or ``discount`` of MRR for ``discount_months``, booked
+    as a one-off offer cost."""
+    book = engine.sim.book
+    if spec.mode == "discount":
+        cost = book.mrr[rows] * spec.discount * spec.discount_months
+        return Proposal(
+            rows,
+            np.zeros(rows.size),
+            np.ones(rows.size),
+            np.zeros(rows.size, dtype=bool),
+            cost=cost,
+            needs_approval=False,
+        )
+    target = engine.step_plan(rows, spec, -1)
+    ok = target >= 0
+    rows, target = rows[ok], target[ok]
+    delta = engine.price_change(rows, target)
+    return Proposal(
+        rows,
+        delta,
+        np.ones(rows.size),
+        np.zeros(rows.size, dtype=bool),
+        plan=target,
+        needs_approval=False,
+    )
+
+
+@register_offer_kind("term_conversion")
+def term_conversion(
+    engine: OfferEngine, rows: NDArray[np.intp], month: int, spec: OfferKindSpec
+) -> Proposal:
+    """Monthly-contract accounts move to an annual contract at ``contracts.annual_discount``
+    off their MRR, from the next month (first annual renewal 12 months later)."""
+    book = engine.sim.book
+    rows = rows[book.contract[rows] == CONTRACT_MONTHLY]
+    discount = engine.sim.scenario.contracts.annual_discount
+    return Proposal(
+        rows,
+        -book.mrr[rows] * discount,
+        np.ones(rows.size),
+        np.zeros(rows.size, dtype=bool),
+        to_annual=True,
+        needs_approval=False,
+    )
+
+
+# -- the engine --------------------------------------------------------------------------------
+
+
+def _uniform_matrix(
+    streams: Streams, keys: NDArray[np.uint64], month: int, k: int
+) -> NDArray[np.float64]:
+    """Keyed uniforms of stream ``offer_pick``, one column per add-on (slot month x 64 + j)."""
+    return np.stack([streams.uniform("offer_pick", keys, month * 64 + j) for j in range(k)], 1)
+
+
+@register_actor
+class OfferEngine(Actor):
+    name: ClassVar[str] = "offers"
+    order: ClassVar[int] = 85  # after billing, satisfaction, usage, champion and coverage
+
+    @classmethod
+    def enabled(cls, scenario: Scenario) -> bool:
+        return scenario.offers.any_enabled()
+
+    def __init__(self, sim: Simulation) -> None:
+        super().__init__(sim)
+        scenario = sim.scenario
+        cfg = scenario.offers
+        book, ledger = sim.book, sim.ledger
+        segments = scenario.segment_table()
+        names = list(segments)
+        n_plans = max(len(s.plans) for s in segments.values())
+        self.prices = np.full((len(names), n_plans), np.nan)
+        self.limits = np.full((len(names), n_plans), np.nan)
+        self.plan_names: list[list[str]] = []
+        for i, seg in enumerate(segments.values()):
+            self.prices[i, : len(seg.plans)] = list(seg.plans.values())
+            self.limits[i, : len(seg.plans)] = seg.limits()
+            self.plan_names.append(list(seg.plans))
+        self.b2b = np.array([s.buyer == "b2b" for s in segments.values()])
+        addons = list(cfg.addons.values())
+        self.addon_names = list(cfg.addons)
+        self.addon_price = np.array([a.price for a in addons], dtype=np.float64)
+        self.relevance = np.array(
+            [[a.relevance.get(n, 0.0) for a in addons] for n in names], dtype=np.float64
+        ).reshape(len(names), len(addons))
+        self.kinds = {k: s for k, s in cfg.kinds.items() if s.enabled}
+        self._allowed = {id(s): self._allowed_plans(s) for s in self.kinds.values()}
+        book.add_column("addons", np.int64, 0, report=True)
+        book.add_column("initial_plan", np.int16, -1, report=True)
+        book.add_column("offers_received", np.int32, 0, report=True)
+        book.add_column("last_offer", np.int32, NEVER)
+        book.add_column("offers_year", np.int32, 0)
+        book.add_column("in_flight", np.bool_, False)
+        book.add_column("change_at", np.int32, -1)
+        if "plan" not in book.reported:
+            book.reported.append("plan")
+        for kind in cfg.kinds:
+            for what in ("made", "accepted", "rejected"):
+                ledger.declare(f"offers_{what}_{kind}", integer=True)
+        for name in (
+            "approvals_pending",
+            "approvals_approved",
+            "approvals_rejected",
+            "deals_deferred",
+            "deals_lost",
+        ):
+            ledger.declare(name, integer=True)
+        self.gated = scenario.approval.enabled or scenario.budget.enabled
+        self.calendar = FiscalCalendar(sim)
+        self.budgets = Budgets(sim, self.calendar) if scenario.budget.enabled else None
+        self.deals: list[Deal] = []
+        self._landing: dict[int, list[Deal]] = {}
+        self.open_deals = 0
+        self._batches: list[dict[str, NDArray]] = []  # deals bought at once (B2C), per month
+        self._to_annual: dict[int, list[NDArray[np.intp]]] = defaultdict(list)
+        self.coverage = sim.actor("coverage")
+        self._loyalty = sim.actor("loyalty")
+        renewal = sim.actor("renewal")
+        if isinstance(renewal, RenewalDesk) and any(
+            OFFER_KINDS[k].trigger == "save" for k in self.kinds
+        ):
+            renewal.add_save_handler(self.save)
+
+    # -- helpers for kinds -------------------------------------------------------------------
+    def empty(self) -> Proposal:
+        z = np.empty(0)
+        return Proposal(np.empty(0, dtype=np.intp), z, z, np.empty(0, dtype=bool))
+
+    def _allowed_plans(self, spec: OfferKindSpec) -> NDArray[np.bool_]:
+        allowed = ~np.isnan(self.prices)
+        if spec.target_plans is not None:
+            for i, names in enumerate(self.plan_names):
+                for j, name in enumerate(names):
+                    allowed[i, j] &= name in spec.target_plans
+        return allowed
+
+    def step_plan(
+        self, rows: NDArray[np.intp], spec: OfferKindSpec, direction: int
+    ) -> NDArray[np.int16]:
+        """The nearest allowed plan above (direction +1) or below (-1) each account's; -1 none."""
+        book = self.sim.book
+        allowed = self._allowed[id(spec)][book.segment[rows]]
+        plan = book.plan[rows].astype(np.int64)
+        idx = np.arange(allowed.shape[1])
+        if direction > 0:
+            ok = allowed & (idx[None, :] > plan[:, None])
+            target = np.where(ok.any(axis=1), ok.argmax(axis=1), -1)
+        else:
+            ok = allowed & (idx[None, :] < plan[:, None])
+            last = ok.shape[1] - 1 - ok[:, ::-1].argmax(axis=1)
+            target = np.where(ok.any(axis=1), last, -1)
+        return target.astype(np.int16)
+
+    def contract_factor(self, rows: NDArray[np.intp]) -> NDArray[np.float64]:
+        """1 - annual discount on annual contracts, 1 on monthly ones."""
+        discount = self.sim.scenario.contracts.annual_discount
+        return np.where(self.sim.book.contract[rows] == CONTRACT_ANNUAL, 1.0 - discount, 1.0)
+
+    def price_change(self, rows: NDArray[np.intp], target: NDArray[np.int16]) -> NDArray:
+        """MRR change of moving ``rows`` to plan ``target`` (currency per month)."""
+        book = self.sim.book
+        seg = book.segment[rows]
+        diff = self.prices[seg, target] - self.prices[seg, book.plan[rows]]
+        return diff * book.size[rows] * self.contract_factor(rows)
+
+    # -- targeting ---------------------------------------------------------------------------
+    def target(
+        self, kind: str, spec: OfferKindSpec, rows: NDArray[np.intp], month: int, timed: bool
+    ) -> NDArray[np.intp]:
+        """The rows of ``rows`` that get an offer of ``kind`` this month (see module doc)."""
+        sim, book = self.sim, self.sim.book
+        keep = month - book.start_month[rows] >= spec.min_tenure_months
+        keep &= book.satisfaction[rows] >= spec.min_satisfaction
+        keep &= month - book.last_offer[rows] >= spec.cooldown_months
+        keep &= book.offers_year[rows] < spec.max_per_year
+        keep &= ~book.in_flight[rows]
+        keep &= book.change_at[rows] <= month
+        if spec.require_usage_near_limit:
+            keep &= book.usage[rows] >= sim.scenario.usage.near_limit
+        if spec.segments is not None:
+            codes = [sim.segments.index(s) for s in spec.segments]
+            keep &= np.isin(book.segment[rows], codes)
+        if spec.tiers is not None:
+            keep &= np.isin(book.tier[rows], [TIER_CODES[t] for t in spec.tiers])
+        if spec.channel == "csm":
+            if self.coverage is None:
+                return rows[:0]
+            keep &= book.csm[rows] >= 0
+        rows = rows[keep]
+        if timed and spec.timing != "random":
+            annual = book.contract[rows] == CONTRACT_ANNUAL
+            into = (month - book.anniversary[rows]) % 12  # renewal at the end of into == 11
+            if spec.timing == "renewal":
+                ok = ~annual | (into == 11)
+            elif spec.timing == "before_renewal":
+                window = int(np.ceil(spec.days_before_renewal / DAYS_PER_MONTH))
+                ok = ~annual | (into >= 12 - max(window, 1))
+            elif spec.timing == "onboarding":
+                ok = month - book.start_month[rows] == spec.min_tenure_months
+            else:  # usage_spike
+                near = sim.scenario.usage.near_limit
+                ok = (book.usage[rows] >= near) & (book.usage_prev[rows] < near)
+            rows = rows[ok]
+        if spec.monthly_rate < 1.0:
+            u = sim.streams.uniform(f"offer_target.{kind}", book.key[rows], month)
+            rows = rows[u < spec.monthly_rate]
+        return rows
+
+    # -- offers, acceptance, fatigue ---------------------------------------------------------
+    def offer(
+        self, kind: str, spec: OfferKindSpec, prop: Proposal, month: int, ledger_month: int
+    ) -> NDArray[np.bool_]:
+        """Make the offers of ``prop``; returns who accepted (fatigue and counts booked)."""
+        sim, book, ledger = self.sim, self.sim.book, self.sim.ledger
+        cfg = sim.scenario.offers
+        rows = prop.rows
+        n = rows.size
+        ledger.add(f"offers_made_{kind}", ledger_month, n)
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        book.last_offer[rows] = month
+        book.offers_year[rows] += 1
+        book.offers_received[rows] += 1
+        if spec.channel == "csm" and self.coverage is not None:
+            np.add.at(self.coverage.team.reactive_hours, book.csm[rows], spec.csm_hours)
+        elif spec.cost_per_offer:
+            ledger.add("offer_cost", ledger_month, spec.cost_per_offer * n)
+        intent = cfg.intent
+        relevant = prop.relevance >= cfg.relevance_threshold
+        z = (
+            spec.base_intent
+            + intent.satisfaction_to_intent * (book.satisfaction[rows] - 0.5)
+            + intent.relevance_to_intent * (prop.relevance - 0.5)
+            + intent.strong_reason_bonus * prop.strong
+        )
+        if self._loyalty is not None and intent.fan_bonus:
+            from .loyalty import FAN
+
+            z = z + intent.fan_bonus * ((book.loyalty_stage[rows] == FAN) & relevant)
+        u = sim.streams.uniform(f"offer_accept.{kind}", book.key[rows], month)
+        accepted = u < expit(z)
+        tired = rows[~relevant]
+        if tired.size:
+            fat = cfg.fatigue
+            book.satisfaction[tired] = np.maximum(
+                book.satisfaction[tired] - fat.satisfaction_drop, 1e-6
+            )
+            book.usage[tired] = np.maximum(book.usage[tired] * (1.0 - fat.usage_drop), 0.01)
+        ledger.add(f"offers_accepted_{kind}", ledger_month, int(accepted.sum()))
+        ledger.add(f"offers_rejected_{kind}", ledger_month, int(n - accepted.sum()))
+        if prop.cost is not None:
+            ledger.add("offer_cost", ledger_month, float(prop.cost[accepted].sum()))
+        return accepted
+
+    # -- the month ---------------------------------------------------------------------------
+    def open_month(self, month: int) -> None:
+        sim, book = self.sim, self.sim.book
+        self._flip_to_annual(month)
+        fresh = book.initial_plan < 0
+        book.initial_plan[fresh] = book.plan[fresh]
+        if month % 12 == 0:
+            book.offers_year[:] = 0
+        if month + 1 >= sim.horizon:
+            return
+        rows = book.alive_index()
+        for kind, spec in self.kinds.items():
+            if OFFER_KINDS[kind].trigger != "month":
+                continue
+            targeted = self.target(kind, spec, rows, month, timed=True)
+            prop = OFFER_KINDS[kind].propose(self, targeted, month, spec)
+            accepted = self.offer(kind, spec, prop, month, month)
+            self.buy(kind, prop.subset(accepted), month)
+            rows = rows[book.last_offer[rows] != month]  # one offer per account a month
+
+    def buy(self, kind: str, prop: Proposal, month: int) -> None:
+        """Accepted offers: B2B deals that need it go to approval; the rest change MRR next
+        month."""
+        book = self.sim.book
+        gated = np.zeros(prop.rows.size, dtype=bool)
+        if prop.needs_approval and self.gated:
+            gated = self.b2b[book.segment[prop.rows]]
+        if gated.any():
+            self._start_deals(kind, prop.subset(gated), month)
+        now = prop.subset(~gated)
+        if now.rows.size:
+            self._apply(now, month + 1)
+            self._batches.append(
+                {
+                    "row": now.rows,
+                    "kind": np.full(now.rows.size, kind, dtype=object),
+                    "accept_month": np.full(now.rows.size, month),
+                    "effective_month": np.full(now.rows.size, month + 1),
+                    "delta": now.delta,
+                }
+            )
+
+    def _apply(self, prop: Proposal, effective: int) -> None:
+        """Schedule the MRR (and plan) change of ``prop`` for billing month ``effective``."""
+        sim, book = self.sim, self.sim.book
+        rows = prop.rows
+        if np.any(prop.delta != 0) or prop.plan is not None:
+            new = np.maximum(book.mrr[rows] + prop.delta, 0.0)
+            sim.change_mrr(rows, new, effective, prop.plan)
+            book.change_at[rows] = effective
+        self._after_purchase(prop)
+        if prop.to_annual:
+            self._to_annual[effective].append(rows)
+
+    def _after_purchase(self, prop: Proposal) -> None:
+        book = self.sim.book
+        rows = prop.rows
+        if prop.addon is not None:
+            bought = prop.addon >= 0
+            book.addons[rows[bought]] |= np.int64(1) << prop.addon[bought].astype(np.int64)
+        if prop.plan is not None:
+            seg = book.segment[rows]
+            ratio = self.limits[seg, book.plan[rows]] / self.limits[seg, prop.plan]
+            book.usage[rows] = np.maximum(book.usage[rows] * ratio, 0.01)
+
+    def _flip_to_annual(self, month: int) -> None:
+        """Term conversions take effect: annual contract from this month, annual churn risk."""
+        batches = self._to_annual.pop(month, [])
+        if not batches:
+            return
+        sim, book = self.sim, self.sim.book
+        rows = np.concatenate(batches)
+        rows = rows[book.alive[rows] & (book.contract[rows] == CONTRACT_MONTHLY)]
+        if rows.size == 0:
+            return
+        book.contract[rows] = CONTRACT_ANNUAL
+        book.anniversary[rows] = month
+        # the account keeps its rank in the risk distribution, now that of annual contracts
+        u = keyed_uniform(sim.streams.key("population"), book.key[rows], SLOT_RISK)
+        seg = book.segment[rows]
+        for s, cfg in enumerate(sim.scenario.segment_table().values()):
+            sel = seg == s
+            if sel.any():
+                dist = cfg.churn.annual
+                assert dist is not None
+                book.risk[rows[sel]] = beta_ppf(u[sel], dist.alpha, dist.beta)
+
+    # -- save offers (renewal desk) ----------------------------------------------------------
+    def save(self, leaving: NDArray[np.intp], month: int) -> NDArray[np.intp]:
+        """Save handler: accounts about to churn at the end of ``month`` get save offers; those
+        who accept stay (on the cheaper plan, or with the discount) and their base churn risk
+        is multiplied by ``risk_multiplier``."""
+        book = self.sim.book
+        saved: list[NDArray[np.intp]] = []
+        rows = leaving
+        for kind, spec in self.kinds.items():
+            if OFFER_KINDS[kind].trigger != "save" or rows.size == 0:
+                continue
+            targeted = self.target(kind, spec, rows, month, timed=False)
+            prop = OFFER_KINDS[kind].propose(self, targeted, month, spec)
+            accepted = self.offer(kind, spec, prop, month, month + 1)
+            kept = prop.subset(accepted)
+            if kept.rows.size:
+                self._book_now(kept, month + 1)
+                book.risk[kept.rows] *= spec.risk_multiplier
+                saved.append(kept.rows)
+                rows = np.setdiff1d(rows, kept.rows, assume_unique=True)
+        return np.concatenate(saved) if saved else leaving[:0]
+
+    def _book_now(self, prop: Proposal, month: int) -> None:
+        """Book a save offer's MRR change for billing month ``month``, which the calendar is
+        opening (its month counter has moved on already, so :meth:`Simulation.change_mrr`
+        cannot schedule it): the same booking the engine does for a pending change."""
+        sim, book = self.sim, self.sim.book
+        rows = prop.rows
+        if prop.plan is not None or np.any(prop.delta != 0):
+            old = book.mrr[rows]
+            new = np.maximum(old + prop.delta, 0.0)
+            delta = new - old
+            sim.ledger.add("expansion_mrr", month, float(delta[delta > 0].sum()))
+            sim.ledger.add("contraction_mrr", month, float(-delta[delta < 0].sum()))
+            self._after_purchase(prop)
+            book.mrr[rows] = new
+            if prop.plan is not None:
+                book.plan[rows] = prop.plan
+        else:
+            self._after_purchase(prop)
+
+    # -- B2B deals ---------------------------------------------------------------------------
+    def _start_deals(self, kind: str, prop: Proposal, month: int) -> None:
+        sim, book = self.sim, self.sim.book
+        rows = prop.rows
+        book.in_flight[rows] = True
+        if sim.scenario.approval.enabled:
+            count, delays, reject = draw_chains(sim, rows, prop.delta, prop.strong, month)
+        else:
+            count = np.zeros(rows.size, dtype=np.int64)
+            delays = np.zeros((rows.size, 0))
+            reject = np.full(rows.size, -1)
+        plan = (prop.plan if prop.plan is not None else np.full(rows.size, -1)).tolist()
+        addon = (prop.addon if prop.addon is not None else np.full(rows.size, -1)).tolist()
+        segment = book.segment[rows].tolist()
+        delta, strong = prop.delta.tolist(), prop.strong.tolist()
+        counts, rejects = count.tolist(), reject.tolist()
+        for i, row in enumerate(rows.tolist()):
+            deal = Deal(
+                row=row,
+                kind=kind,
+                segment=segment[i],
+                accept_month=month,
+                delta=delta[i],
+                plan=plan[i],
+                addon=addon[i],
+                strong=strong[i],
+                delays=delays[i, : counts[i]].tolist(),
+                reject_at=rejects[i],
+            )
+            self.deals.append(deal)
+            self.open_deals += 1
+            sim.env.process(approval_chain(self, deal))
+
+    def _month_now(self) -> int:
+        return min(self.sim.month, self.sim.horizon - 1)
+
+    def close_deal(self, deal: Deal, status: str) -> None:
+        """End a deal without a sale (rejected, lost to budget, or the account churned)."""
+        deal.status = status
+        deal.decided = self.sim.env.now
+        self.sim.book.in_flight[deal.row] = False
+        self.open_deals -= 1
+        month = self._month_now()
+        if status == "rejected":
+            self.sim.ledger.add("approvals_rejected", month, 1)
+        elif status.startswith("lost"):
+            self.sim.ledger.add("deals_lost", month, 1)
+
+    def approve_deal(self, deal: Deal) -> None:
+        deal.decided = self.sim.env.now
+        if deal.delays:
+            self.sim.ledger.add("approvals_approved", self._month_now(), 1)
+
+    def defer_deal(self, deal: Deal, start: int) -> None:
+        deal.deferred = True
+        deal.deferred_month = self.sim.month
+        deal.status = "deferred"
+        self.sim.ledger.add("deals_deferred", self._month_now(), 1)
+
+    def land_deal(self, deal: Deal, effective: int) -> None:
+        """An approved, funded deal: MRR (and plan / add-on) change from ``effective``.
+
+        Deals landing for the same billing month are gathered and scheduled together, just
+        before that month opens (one MRR change per month, not per deal).
+        """
+        sim = self.sim
+        row = deal.row
+        sim.book.column("in_flight")[row] = False
+        self.open_deals -= 1
+        deal.effective_month = effective
+        if not sim.book.column("alive")[row]:
+            deal.status = "lost_churned"
+            return
+        if effective >= sim.horizon:
+            deal.status = "beyond_horizon"
+            return
+        deal.status = "landed"
+        pending = self._landing.get(effective)
+        if pending is None:
+            pending = self._landing[effective] = []
+            at = effective - EPS / 2 - sim.env.now
+            sim.env.timeout(max(at, 0.0)).callbacks.append(
+                lambda _ev, e=effective: self._flush_landing(e)
+            )
+        pending.append(deal)
+
+    def _flush_landing(self, effective: int) -> None:
+        deals = self._landing.pop(effective, [])
+        book = self.sim.book
+        rows = np.array([d.row for d in deals], dtype=np.intp)
+        keep = book.alive[rows]
+        if not keep.all():
+            for d, k in zip(deals, keep.tolist(), strict=True):
+                if not k:
+                    d.status = "lost_churned"
+            deals = [d for d, k in zip(deals, keep.tolist(), strict=True) if k]
+            rows = rows[keep]
+        if rows.size == 0:
+            return
+        plan = np.array([d.plan for d in deals], dtype=np.int16)
+        addon = np.array([d.addon for d in deals], dtype=np.int16)
+        delta = np.array([d.delta for d in deals])
+        ones = np.ones(rows.size)
+        no = np.zeros(rows.size, dtype=bool)
+        has_plan, has_addon = plan >= 0, addon >= 0
+        if has_plan.any():  # upgrades (plan index after the deal)
+            self._apply(
+                Proposal(
+                    rows[has_plan],
+                    delta[has_plan],
+                    ones[has_plan],
+                    no[has_plan],
+                    plan=plan[has_plan],
+                ),
+                effective,
+            )
+        rest = ~has_plan
+        if rest.any():  # add-ons and other changes
+            self._apply(
+                Proposal(
+                    rows[rest],
+                    delta[rest],
+                    ones[rest],
+                    no[rest],
+                    addon=np.where(has_addon[rest], addon[rest], -1).astype(np.int16),
+                ),
+                effective,
+            )
+
+    def close_month(self, month: int) -> None:
+        self.sim.ledger.set("approvals_pending", month, self.open_deals)
+
+    def finish(self) -> None:
+        self.sim.ledger.set("approvals_pending", self.sim.horizon - 1, self.open_deals)
+
+    def deal_table(self) -> pd.DataFrame:
+        """Every accepted deal: B2B deals through approval and budget, and those bought at once
+        (``status`` landed, no approvers). Times in months."""
+        b2b = pd.DataFrame(
+            {
+                "row": [d.row for d in self.deals],
+                "kind": [d.kind for d in self.deals],
+                "segment": [d.segment for d in self.deals],
+                "accept_month": [d.accept_month for d in self.deals],
+                "approvers": [len(d.delays) for d in self.deals],
+                "decided": [d.decided for d in self.deals],
+                "effective_month": [d.effective_month for d in self.deals],
+                "deferred": [d.deferred for d in self.deals],
+                "deferred_month": [d.deferred_month for d in self.deals],
+                "status": [d.status for d in self.deals],
+                "delta": [d.delta for d in self.deals],
+                "gated": True,
+            }
+        )
+        if not self._batches:
+            return b2b
+        now = pd.DataFrame(
+            {k: np.concatenate([b[k] for b in self._batches]) for k in self._batches[0]}
+        )
+        now["segment"] = self.sim.book.segment[now["row"].to_numpy()]
+        now["approvers"] = 0
+        now["decided"] = now["accept_month"].astype(float)
+        now["deferred"] = False
+        now["deferred_month"] = -1
+        now["status"] = "landed"
+        now["gated"] = False
+        return pd.concat([b2b, now[b2b.columns]], ignore_index=True)
