@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/simlib run b2b_saas --replications 2 --seed 1 --out reports/demo/b2b_saas
+	$(BIN)/simlib batch data/batches/demo.yaml
 
 test: setup
 	$(BIN)/python -m ruff check simlib tests benchmarks
@@ -26,7 +26,7 @@ bench: setup
 	$(BIN)/simlib bench
 
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
 
 clean:
 	rm -rf $(VENV) reports/*/ .pytest_cache .ruff_cache
