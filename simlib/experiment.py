@@ -421,7 +421,10 @@ def _discard(path: Path) -> None:
 
 def progress_bar(total: int, enabled: bool, desc: str) -> Any:
     """A tqdm.auto bar over replications (works in notebooks); shown after two seconds."""
-    from tqdm.auto import tqdm
+    if enabled:
+        from tqdm.auto import tqdm
+    else:  # no bar: plain tqdm, so nothing asks for notebook widgets
+        from tqdm import tqdm
 
     return tqdm(total=total, disable=not enabled, delay=2.0, unit="rep", desc=desc, leave=False)
 

@@ -12,9 +12,11 @@ with ``log(-log S)`` so the band stays inside [0, 1]:
 clipped to [0, 1]. Censored durations at a time with events count as at risk at that time
 (events happen first).
 
-For accounts, the duration is ``lifetime_months`` (months billed) and the event is
-``churned``; accounts alive at the horizon are right-censored. ``survival`` at ``t`` is then
-the estimated share of accounts still subscribed after ``t`` months.
+For accounts, a churned account's duration is ``lifetime_months`` (months billed, event 1);
+an account alive at the horizon was billed ``lifetime_months`` months but its renewal at the
+end of the last month lies beyond the horizon, so it is right-censored at ``lifetime_months -
+1`` renewals passed (as in :func:`simlib.calibrate.survival_data_from_accounts`). ``survival``
+at ``t`` is then the estimated share of accounts still subscribed after ``t`` monthly renewals.
 """
 
 from __future__ import annotations
@@ -146,16 +148,19 @@ def account_survival(
 
     Pools every replication (they are independent draws of the same book). ``by`` names a
     column to group by (``"segment"``, ``"contract"``, ``"scenario"``, ...); None gives one
-    curve named ``"all"``. Time is in months since the account started.
+    curve named ``"all"``. Time is in months since the account started; accounts alive at the
+    horizon are censored at ``lifetime_months - 1`` (see the module docstring).
     """
     groups = None
     if by is not None:
         if by not in accounts.columns:
             raise KeyError(f"accounts has no column {by!r}")
         groups = accounts[by].astype(str).to_numpy()
+    churned = accounts["churned"].to_numpy(dtype=bool)
+    life = accounts["lifetime_months"].to_numpy(dtype=np.int64)
     return kaplan_meier(
-        accounts["lifetime_months"].to_numpy(),
-        accounts["churned"].to_numpy(dtype=bool),
+        np.where(churned, life, life - 1),
+        churned,
         groups,
         level=level,
         ci=ci,

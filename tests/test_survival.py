@@ -99,7 +99,8 @@ def test_no_events_and_bad_input() -> None:
 def test_account_survival_from_accounts_table() -> None:
     accounts = pd.DataFrame(
         {
-            "lifetime_months": DURATIONS,
+            # an account alive at the horizon was billed one month more than renewals it passed
+            "lifetime_months": np.asarray(DURATIONS) + 1 - np.asarray(EVENTS, dtype=int),
             "churned": EVENTS,
             "segment": pd.Categorical(["smb"] * 3 + ["enterprise"] * 3),
         }
