@@ -1,25 +1,42 @@
-"""``simlib bench`` / ``make bench``: the speed benchmark table.
+"""``simlib bench`` / ``make bench``: the speed benchmark tables.
 
-Each case runs in a fresh subprocess (so peak memory is its own), best wall time of ``repeat``
-runs after loading the scenario. Columns: wall seconds, account-months per second, simpy events
-processed, peak resident memory, and ratios measured in the same run against two baselines kept
-in ``benchmarks/``: a bare numpy loop of the same churn-and-billing arithmetic (the practical
-limit in Python) and one simpy generator per account (the naive design).
+Each measurement runs in a fresh subprocess (so that peak memory is its own), best wall time of
+``repeat`` runs after loading the scenario; a run includes building the monthly and account
+tables and the summary row. Printed:
+
+1. **Cases** (``core``, ``+coverage``, ``+offers``, ``all``) by book size over 60 months: wall
+   seconds, account-months per second, simpy events processed, peak resident memory, and ratios
+   measured in the same run against two baselines kept in ``benchmarks/naive.py``: a bare numpy
+   loop of the same churn-and-billing arithmetic (the practical limit in Python) and one simpy
+   generator per account (the naive design; measured at up to 100,000 accounts, its rate there
+   stands in for bigger books).
+2. **Growth**: time per account-month and peak memory against the book size (60 months) and
+   against the horizon (100,000 accounts), for the ``all`` case, relative to the smallest.
+3. **Sweep**: a scaled-down sweep of 10,000-account x 60-month replications with every mechanism
+   on, through the local executor (2 workers), extrapolated linearly to 100 points x 20
+   replications.
+4. **Report** (``--report``): the time papermill takes to render one scenario report (the
+   batch's notebook task, simulation excluded), median over three small scenarios.
+
+``--full`` adds 1,000,000-account books (every case) to the first two tables.
 """
 
 from __future__ import annotations
 
 import json
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CASES", "main", "run_case"]
+__all__ = ["CASES", "main", "run_case", "run_report", "run_sweep"]
 
 ROOT = Path(__file__).resolve().parent.parent
+MONTHS = 60
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,13 @@ class Case:
     overrides: tuple[str, ...] = ()
 
 
+_EVERYTHING = (
+    "offers.kinds.downsell.enabled=true",
+    "offers.kinds.term_conversion.enabled=true",
+    "loyalty.enabled=true",
+    "loyalty.champion_referral=0.3",
+)
+
 #: Benchmark cases: name -> scenario and overrides (accounts are set per run).
 CASES: dict[str, Case] = {
     "core": Case("core", "coverage_none"),
@@ -36,31 +60,30 @@ CASES: dict[str, Case] = {
     # upsell and cross-sell with B2B approval chains and fiscal-year budgets
     "+offers": Case("+offers", "b2b_approval_friction"),
     # every mechanism at once: coverage, every offer kind, approvals, budgets, loyalty
-    "all": Case(
-        "all",
-        "b2b_approval_friction",
-        (
-            "offers.kinds.downsell.enabled=true",
-            "offers.kinds.term_conversion.enabled=true",
-            "loyalty.enabled=true",
-            "loyalty.champion_referral=0.3",
-        ),
-    ),
+    "all": Case("all", "b2b_approval_friction", _EVERYTHING),
 }
 
+#: The sweep measured: what is swept (5 values a point) and the full size extrapolated to.
+SWEEP_KEY = "offers.intent.satisfaction_to_intent"
+SWEEP_FULL = (100, 20)
 
-def _book(accounts: int) -> list[str]:
+
+def _book(accounts: int, months: int = MONTHS) -> list[str]:
     # the book keeps its shape: acquisition at 2 % of the opening book a month, and the CSM
     # team grows with the book (12 CSMs per 5,000 accounts, as in b2b_saas)
     return [
         f"population.initial_accounts={accounts}",
         f"acquisition.new_accounts_per_month={accounts / 50:g}",
         f"coverage.csm.count={max(1, round(12 * accounts / 5000))}",
-        "horizon_months=60",
+        f"horizon_months={months}",
     ]
 
 
-def run_case(case: str, accounts: int, repeat: int = 3) -> dict:
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_case(case: str, accounts: int, repeat: int = 3, months: int = MONTHS) -> dict:
     """Run one case in this process; returns its measurements."""
     if case in ("numpy", "naive"):
         sys.path.insert(0, str(ROOT))
@@ -71,9 +94,9 @@ def run_case(case: str, accounts: int, repeat: int = 3) -> dict:
         for _ in range(repeat):
             start = time.perf_counter()
             if case == "numpy":
-                am, _ = run_numpy(accounts, 60, 0.8, 20.0, 100.0, accounts / 50)
+                am, _ = run_numpy(accounts, months, 0.8, 20.0, 100.0, accounts / 50)
             else:
-                am, _ = run_naive(accounts, 60, 0.8, 20.0, 100.0)
+                am, _ = run_naive(accounts, months, 0.8, 20.0, 100.0)
             best = min(best, time.perf_counter() - start)
         events = 0
     else:
@@ -83,7 +106,7 @@ def run_case(case: str, accounts: int, repeat: int = 3) -> dict:
         from .scenario import load_scenario
 
         spec = CASES[case]
-        scenario = load_scenario(spec.scenario, [*spec.overrides, *_book(accounts)])
+        scenario = load_scenario(spec.scenario, [*spec.overrides, *_book(accounts, months)])
         best = float("inf")
         for r in range(repeat):
             start = time.perf_counter()
@@ -92,24 +115,100 @@ def run_case(case: str, accounts: int, repeat: int = 3) -> dict:
             accounts_table = account_table(sim)
             summary_row(sim, accounts_table, monthly)
             best = min(best, time.perf_counter() - start)
-        am = int(monthly["active_accounts"].sum())
-        events = sim.env.events_processed
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            am = int(monthly["active_accounts"].sum())
+            events = sim.env.events_processed
+            del sim, monthly, accounts_table  # one replication in memory at a time
     return {
         "case": case,
         "accounts": accounts,
-        "months": 60,
+        "months": months,
         "wall_s": best,
         "account_months": am,
         "am_per_s": am / best,
         "events": events,
-        "peak_mb": peak_mb,
+        "peak_mb": _peak_mb(),
     }
 
 
-def _in_subprocess(case: str, accounts: int, repeat: int) -> dict:
+def run_sweep(points: int = 4, replications: int = 10, workers: int = 2) -> dict:
+    """A scaled-down sweep (``points`` x ``replications`` of the ``all`` case at 10,000
+    accounts x 60 months) through the local executor, without the cache."""
+    from .sweep import sweep
+
+    spec = CASES["all"]
+    values = [round(1.0 + 0.5 * i, 2) for i in range(points)]
+    start = time.perf_counter()
+    res = sweep(
+        spec.scenario,
+        {SWEEP_KEY: values},
+        replications=replications,
+        seed=1,
+        overrides=[*spec.overrides, *_book(10_000)],
+        executor="local",
+        workers=workers,
+        cache=False,
+    )
+    wall = time.perf_counter() - start
+    n = points * replications
+    full = SWEEP_FULL[0] * SWEEP_FULL[1]
+    return {
+        "points": points,
+        "replications": replications,
+        "workers": workers,
+        "wall_s": wall,
+        "per_replication_s": wall / n,
+        "failures": len(res.failures),
+        "extrapolated_s": wall / n * full,
+    }
+
+
+_REPORT_BATCH = """\
+name: report_bench
+replications: 2
+seed: 1
+set:
+  population.initial_accounts: 1500
+  horizon_months: 24
+scenarios:
+  - scenario: b2b_saas
+  - scenario: downsell_saves
+  - scenario: b2b_approval_friction
+notebooks:
+  scenario: [scenario_report]
+  batch: []
+"""
+
+
+def run_report() -> dict:
+    """Render one scenario report per scenario of a small batch through papermill; the
+    notebook tasks' times (simulations excluded) from the batch's run log."""
+    from .batch import run_batch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "report_bench.yaml"
+        path.write_text(_REPORT_BATCH, encoding="utf-8")
+        start = time.perf_counter()
+        outcome = run_batch(path, Path(tmp) / "out", workers=1, progress=False)
+        wall = time.perf_counter() - start
+        log = [
+            json.loads(line)
+            for line in (Path(tmp) / "out" / "run_log.jsonl").read_text().splitlines()
+        ]
+    sims = [e["seconds"] for e in log if e["task"].startswith("simulate:")]
+    reports = [e["seconds"] for e in log if e["task"].startswith("notebook:") and e["ok"]]
+    return {
+        "wall_s": wall,
+        "simulation_s": sum(sims),
+        "reports": len(reports),
+        "report_median_s": statistics.median(reports) if reports else float("nan"),
+        "report_max_s": max(reports) if reports else float("nan"),
+        "failures": len(outcome.failures),
+    }
+
+
+def _in_subprocess(*args: object) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "simlib.bench", "--one", case, str(accounts), str(repeat)],
+        [sys.executable, "-m", "simlib.bench", "--one", *map(str, args)],
         check=True,
         capture_output=True,
         text=True,
@@ -118,58 +217,136 @@ def _in_subprocess(case: str, accounts: int, repeat: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main(sizes: tuple[int, ...] = (10_000, 100_000), quick: bool = False) -> int:
-    """Print the benchmark table; returns 0."""
-    repeat = 1 if quick else 3
-    rows = []
-    baselines: dict[int, dict[str, float]] = {}
-    for n in sizes:
-        numpy_row = _in_subprocess("numpy", n, repeat)
-        # the naive design is too slow for big books: its rate at 10,000 accounts stands in
-        naive_row = _in_subprocess("naive", min(n, 10_000), 1)
-        baselines[n] = {"numpy": numpy_row["am_per_s"], "naive": naive_row["am_per_s"]}
-        group = [numpy_row, naive_row, *(_in_subprocess(c, n, repeat) for c in CASES)]
-        for row in group:
-            row["group"] = n
-        rows += group
+def _cases_table(rows: list[dict], baselines: dict[int, dict[str, float]]) -> None:
     header = (
-        f"{'case':<10}{'accounts':>10}{'months':>7}{'wall s':>9}{'acct-months/s':>15}"
+        f"{'case':<10}{'accounts':>11}{'months':>7}{'wall s':>9}{'acct-months/s':>15}"
         f"{'simpy events':>14}{'peak MB':>9}{'vs numpy':>10}{'vs naive':>10}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
-        base = baselines[row["group"]]
-        ratio_np = row["am_per_s"] / base["numpy"]
-        ratio_naive = row["am_per_s"] / base["naive"]
+        base = baselines[row["accounts"]]
         print(
-            f"{row['case']:<10}{row['accounts']:>10,}{row['months']:>7}{row['wall_s']:>9.2f}"
+            f"{row['case']:<10}{row['accounts']:>11,}{row['months']:>7}{row['wall_s']:>9.2f}"
             f"{row['am_per_s']:>15,.0f}{row['events']:>14,}{row['peak_mb']:>9,.0f}"
-            f"{ratio_np:>10.2f}{ratio_naive:>10.1f}"
+            f"{row['am_per_s'] / base['numpy']:>10.3f}{row['am_per_s'] / base['naive']:>10.1f}"
         )
-    core = {r["accounts"]: r for r in rows if r["case"] == "core"}
-    if len(core) >= 2:
-        small, large = min(core), max(core)
-        per_am = {k: core[k]["wall_s"] / core[k]["account_months"] for k in (small, large)}
+
+
+def _growth_table(title: str, rows: list[dict], key: str) -> None:
+    print(f"\n{title}")
+    header = (
+        f"{key:>10}{'acct-months':>14}{'wall s':>9}{'us/acct-month':>15}{'relative':>10}"
+        f"{'peak MB':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    first = rows[0]["wall_s"] / rows[0]["account_months"]
+    for row in rows:
+        per = row["wall_s"] / row["account_months"]
         print(
-            f"\ntime per account-month, {large:,} vs {small:,} accounts: "
-            f"{per_am[large] / per_am[small]:.2f}x (flat = 1.0; target <= 1.5)"
+            f"{row[key]:>10,}{row['account_months']:>14,}{row['wall_s']:>9.2f}"
+            f"{per * 1e6:>15.3f}{per / first:>10.2f}{row['peak_mb']:>9,.0f}"
         )
-    print(f"machine: {_machine()}")
+
+
+def main(
+    sizes: tuple[int, ...] = (10_000, 100_000),
+    quick: bool = False,
+    full: bool = False,
+    sweep: bool = True,
+    report: bool = False,
+    horizons: tuple[int, ...] = (12, 30, 60, 120),
+) -> int:
+    """Print the benchmark tables; returns 0."""
+    repeat = 1 if quick else 3
+    if full and 1_000_000 not in sizes:
+        sizes = (*sizes, 1_000_000)
+    started = time.perf_counter()
+    rows: list[dict] = []
+    baselines: dict[int, dict[str, float]] = {}
+    naive: dict[int, float] = {}
+    for n in sizes:
+        big = n >= 1_000_000
+        numpy_row = _in_subprocess("numpy", n, repeat)
+        # the naive design is slow: measured once, at up to 100,000 accounts
+        naive_n = min(n, 100_000)
+        if naive_n not in naive:
+            naive[naive_n] = _in_subprocess("naive", naive_n, 1)["am_per_s"]
+        baselines[n] = {"numpy": numpy_row["am_per_s"], "naive": naive[naive_n]}
+        for case in CASES:
+            rows.append(_in_subprocess(case, n, 1 if big else repeat))
+    big = " (1 at 1,000,000 accounts)" if any(n >= 1_000_000 for n in sizes) else ""
+    print(f"Cases: {MONTHS} months, best of {repeat}{big}\n")
+    _cases_table(rows, baselines)
+    print(
+        "vs numpy / vs naive: account-months per second over that of the bare numpy loop / "
+        "the one-generator-per-account simpy design (benchmarks/naive.py) at the same book "
+        f"size (naive measured at up to 100,000 accounts: {_rates(naive)})"
+    )
+    by_size = [r for r in rows if r["case"] == "all"]
+    _growth_table("Growth with the book (case all, 60 months)", by_size, "accounts")
+    core = [r for r in rows if r["case"] == "core"]
+    if len(core) >= 2:
+        first = core[0]["wall_s"] / core[0]["account_months"]
+        last = core[-1]["wall_s"] / core[-1]["account_months"]
+        print(
+            f"(core: {last / first:.2f}x from {core[0]['accounts']:,} to {core[-1]['accounts']:,})"
+        )
+    by_horizon = [_in_subprocess("all", 100_000, 1, h) for h in horizons]
+    _growth_table(
+        "Growth with the horizon (case all, 100,000 accounts, one run each)", by_horizon, "months"
+    )
+    if sweep:
+        s = _in_subprocess("sweep", 4, 10, 2)
+        print(
+            f"\nSweep (case all, 10,000 accounts x 60 months, local executor, "
+            f"{s['workers']} workers): {s['points']} points x {s['replications']} replications "
+            f"in {s['wall_s']:.1f} s = {s['per_replication_s']:.2f} s a replication; "
+            f"{SWEEP_FULL[0]} x {SWEEP_FULL[1]} extrapolated: {s['extrapolated_s'] / 60:.1f} min"
+            " (target < 15 min)"
+        )
+    if report:
+        r = _in_subprocess("report")
+        print(
+            f"\nScenario report through papermill: median {r['report_median_s']:.1f} s, max "
+            f"{r['report_max_s']:.1f} s over {r['reports']} reports (simulations excluded; "
+            "target < 5 s)"
+        )
+    print(f"\nmachine: {_machine()}; bench took {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def _rates(naive: dict[int, float]) -> str:
+    return ", ".join(f"{v:,.0f}/s at {k:,}" for k, v in naive.items())
 
 
 def _machine() -> str:
     import os
     import platform
 
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, " + (
-        f"Python {platform.python_version()}"
-    )
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def _one(argv: list[str]) -> dict:
+    what = argv[0]
+    if what == "sweep":
+        return run_sweep(*map(int, argv[1:]))
+    if what == "report":
+        return run_report()
+    return run_case(what, *map(int, argv[1:]))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 5 and sys.argv[1] == "--one":
-        print(json.dumps(run_case(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--one":
+        print(json.dumps(_one(sys.argv[2:])))
     else:
         sys.exit(main())

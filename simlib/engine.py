@@ -10,11 +10,16 @@ fixed order of ``(phase, order)``:
 2. ``open_month(m)`` of every actor: pending MRR changes take effect, new accounts arrive, the
    month is billed, then satisfaction drifts and champions move during the month.
 
+A ``close_month`` call may schedule an MRR change for the month being opened
+(:meth:`Simulation.change_mrr`; a save offer at a renewal, say): it is billed in that month.
+
 Per-account work in those calls is vectorized over the account book. Actors that make discrete
-decisions inside a month (a CSM working a week, an approval waiting on an approver) are ordinary
-simpy processes started by :meth:`Actor.start`; simpy events thus grow with decisions, not with
-accounts x months. A new mechanism is a new :class:`Actor` subclass registered with
-:func:`register_actor`: no edit to the engine.
+decisions inside a month (the CSM team working its queue, the deal desk deciding approval chains)
+are ordinary simpy processes started by :meth:`Actor.start`; they spend an event only where the
+rest of the model could see the decision (a job end before a weekly plan, the deals due before the
+turn of a month) and batch the decisions in between, so simpy events grow with weeks and months,
+not with accounts x months, nor even with decisions. A new mechanism is a new :class:`Actor`
+subclass registered with :func:`register_actor`: no edit to the engine.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from heapq import heappush
 from typing import Any, ClassVar
 
 import numpy as np
 import simpy
 from numpy.typing import NDArray
-from simpy.events import URGENT
+from simpy.events import NORMAL, URGENT
 
 from .account import AccountBook
 from .errors import SimulationError
@@ -64,6 +70,20 @@ class CountingEnvironment(simpy.Environment):
     def step(self) -> None:
         self.events_processed += 1
         super().step()
+
+    def at(self, time: float) -> simpy.events.Event:
+        """An event that fires at the absolute simulation ``time`` (normal priority).
+
+        Unlike ``timeout(time - now)`` it lands on ``time`` exactly, so that a process can fold
+        two waits in a row into one event without moving the instant the second one ends.
+        """
+        if time < self._now:
+            raise SimulationError(f"cannot schedule an event at {time} before now ({self._now})")
+        event = simpy.events.Event(self)
+        event._ok = True
+        event._value = None
+        heappush(self._queue, (time, NORMAL, next(self._eid), event))
+        return event
 
 
 class Actor:
@@ -141,6 +161,8 @@ class Simulation:
         self.segments = list(scenario.segment_table())
         self.monthly_discount = (1.0 + scenario.economics.annual_discount_rate) ** (-1.0 / 12.0)
         self._pending: dict[int, list[PendingChange]] = defaultdict(list)
+        self._closing = False  # the calendar is calling close_month (self.month is the next)
+        self._closing_changes = 0
         self._on_month = on_month
         self.snapshots: dict[str, NDArray] = {}
         names = actors if actors is not None else list(ACTORS)
@@ -166,16 +188,25 @@ class Simulation:
         """Schedule new MRR (and plan) for ``rows`` from ``effective_month`` (a billing month).
 
         At that month the change is booked as expansion or contraction MRR for accounts still
-        alive; changes that would take effect beyond the horizon are dropped.
+        alive; changes that would take effect beyond the horizon are dropped. The month must be
+        a later one, or, while the calendar is closing the previous month (a renewal save
+        handler, say), the month being opened: the change then takes effect at its billing,
+        booked before the changes scheduled earlier for that month.
         """
-        if effective_month <= self.month:
+        closing = self._closing and effective_month == self.month
+        if effective_month <= self.month and not closing:
             raise SimulationError(
                 f"an MRR change must take effect in a later month than {self.month}"
+                + (" (or in it, from a close_month call)" if effective_month == self.month else "")
             )
         if effective_month < self.horizon:
-            self._pending[effective_month].append(
-                PendingChange(np.asarray(rows), np.asarray(new_mrr, dtype=np.float64), plan)
-            )
+            change = PendingChange(np.asarray(rows), np.asarray(new_mrr, dtype=np.float64), plan)
+            pending = self._pending[effective_month]
+            if closing:  # decided at the turn of the month: booked first, in decision order
+                pending.insert(self._closing_changes, change)
+                self._closing_changes += 1
+            else:
+                pending.append(change)
 
     def _apply_pending(self, month: int) -> None:
         book, ledger = self.book, self.ledger
@@ -218,8 +249,10 @@ class Simulation:
         for month in range(self.horizon):
             self.month = month
             if month > 0:
+                self._closing, self._closing_changes = True, 0
                 for actor in self.actors:
                     actor.close_month(month - 1)
+                self._closing = False
             self._apply_pending(month)
             for actor in self.actors:
                 if actor.order >= BILLING_ORDER:

@@ -17,7 +17,8 @@ import pytest
 
 import simlib
 from simlib.engine import Simulation
-from simlib.errors import ScenarioError
+from simlib.errors import ScenarioError, SimulationError
+from simlib.metrics import monthly_table
 from simlib.rng import REFERRAL_OFFSET
 
 SMALL = ["population.initial_accounts=1500", "horizon_months=24"]
@@ -212,6 +213,48 @@ def test_downsell_saves_lower_churn_and_lower_arpa():
     assert _reconciles(saves.monthly)
 
 
+def test_downsell_changes_mrr_at_the_billing_after_the_renewal():
+    # the save offer is decided while the calendar closes month m - 1 (its month counter at m);
+    # Simulation.change_mrr takes the change for month m, booked as contraction MRR there
+    snaps: dict[int, tuple] = {}
+
+    def keep(month: int) -> None:
+        book = sim.book
+        snaps[month] = (book.mrr.copy(), book.plan.copy(), book.alive.copy())
+
+    sim = Simulation(simlib.load_scenario("downsell_saves", SMALL), seed=15, on_month=keep)
+    sim.run()
+    monthly = monthly_table(sim)
+    saved_total = 0
+    for m in range(1, sim.horizon):
+        mrr0, plan0, alive0 = snaps[m - 1]
+        mrr1, plan1, alive1 = snaps[m]
+        n = mrr0.size
+        down = np.flatnonzero(alive0 & alive1[:n] & (plan1[:n] < plan0))
+        row = monthly.iloc[m]
+        # every accepted downsell moves its account one plan down at month m, not later
+        assert down.size == row["offers_accepted_downsell"], m
+        assert (mrr1[down] < mrr0[down]).all()
+        # downsells are the only contraction of this scenario
+        assert row["contraction_mrr"] == pytest.approx((mrr0[down] - mrr1[down]).sum(), abs=1e-6)
+        saved_total += down.size
+    assert saved_total > 20
+    assert monthly["contraction_mrr"].sum() > 0
+    assert _reconciles(monthly)
+
+
+def test_an_mrr_change_for_the_current_month_only_while_closing_the_previous():
+    sim = Simulation(simlib.load_scenario("b2b_saas", SMALL), seed=1)
+    rows = np.arange(3)
+    with pytest.raises(SimulationError, match="later month"):
+        sim.change_mrr(rows, np.ones(3), sim.month)
+    sim._closing = True  # as while the calendar calls close_month
+    sim.change_mrr(rows, np.ones(3), sim.month)
+    assert len(sim._pending[sim.month]) == 1
+    with pytest.raises(SimulationError):
+        sim.change_mrr(rows, np.ones(3), sim.month - 1)
+
+
 def test_downsell_as_a_discount_books_its_cost():
     res = simlib.simulate(
         "downsell_saves", seed=12, overrides=[*SMALL, "offers.kinds.downsell.mode=discount"]
@@ -309,3 +352,15 @@ def test_bad_offer_input_names_the_key(preset, override, words, run_cli):
     code, _, err = run_cli("validate", preset, "--set", override)
     assert code == 2
     assert words in err
+
+
+def test_simpy_events_grow_with_months_not_with_deals_or_alerts():
+    # approval chains are decided a month at a time and CSM jobs by one dispatcher, so the
+    # events are a few per week and month, whatever the number of deals and alerts
+    scenario = simlib.load_scenario("b2b_approval_friction", SMALL)
+    sim = Simulation(scenario, seed=3).run()
+    deals = sim.actor("offers").deal_table()
+    monthly = monthly_table(sim)
+    assert deals["gated"].sum() > 500 and monthly["alerts_served"].sum() > 200
+    weeks = int(sim.horizon * 52 / 12) + 1
+    assert sim.env.events_processed < 3 * (sim.horizon + weeks)  # was about 40,000

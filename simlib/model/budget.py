@@ -12,25 +12,24 @@ an account of that segment, with ``c0 = calendar_start_month - 1`` and ``f = fis
 Each account has a discretionary budget per fiscal year (currency a year, by segment, times the
 account's size when ``scale_with_size``). A deal costs 12 x its MRR increase a year; it fits when
 that is at most what is left of the budget of the fiscal year in which it would take effect.
-A deal that does not fit is deferred to the next fiscal-year start (a simpy timeout to that date)
-or lost (``budget.on_shortfall``); within the last ``draft_window_months`` of a fiscal year, when
-next year's budget is being drafted, it is always deferred. A deal that would not fit even a
+A deal that does not fit is deferred to the next fiscal-year start (it is decided again just
+before that month opens) or lost (``budget.on_shortfall``); within the last
+``draft_window_months`` of a fiscal year, when next year's budget is being drafted, it is always
+deferred. A deal that would not fit even a
 fresh year's budget is lost at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from ..engine import Simulation
-    from .approval import Deal
-    from .offers import OfferEngine
 
-__all__ = ["Budgets", "FiscalCalendar", "fund_deal"]
+__all__ = ["EPS", "Budgets", "FiscalCalendar"]
 
 #: Deferred deals wake this long (months) before the fiscal-year start, so the MRR change can
 #: be scheduled for the start month itself before the calendar turns to it.
@@ -68,7 +67,10 @@ class FiscalCalendar:
 
 
 class Budgets:
-    """Discretionary budget left per account for its current fiscal year (currency)."""
+    """Discretionary budget left per account for its current fiscal year (currency).
+
+    The methods take arrays of distinct account rows (an account has at most one deal open).
+    """
 
     def __init__(self, sim: Simulation, calendar: FiscalCalendar) -> None:
         self.sim = sim
@@ -81,61 +83,31 @@ class Budgets:
         sim.book.add_column("budget_left", np.float64, 0.0)
         sim.book.add_column("budget_year", np.int64, np.iinfo(np.int64).min)
 
-    def annual(self, row: int) -> float:
-        """The account's discretionary budget for a whole fiscal year (currency)."""
+    def annual(self, rows: NDArray[np.intp]) -> NDArray[np.float64]:
+        """The accounts' discretionary budgets for a whole fiscal year (currency)."""
         book = self.sim.book
-        amount = float(self.per_year[book.column("segment")[row]])
+        amount = self.per_year[book.segment[rows]]
         if self.sim.scenario.budget.scale_with_size:
-            amount *= float(book.column("size")[row])
+            amount = amount * book.size[rows]
         return amount
 
-    def left(self, row: int, month: int) -> float:
+    def left(self, rows: NDArray[np.intp], month: Any) -> NDArray[np.float64]:
         """Budget left for the fiscal year containing ``month`` (resets at each year start)."""
         book = self.sim.book
-        cal = self.calendar
-        segment = int(book.column("segment")[row])
-        year = (month + cal.c0 - int(cal.start[segment])) // 12
-        years, left = book.column("budget_year"), book.column("budget_left")
-        if years[row] != year:
-            years[row] = year
-            left[row] = self.annual(row)
-        return float(left[row])
+        year = self.calendar.fiscal_year(month, book.segment[rows])
+        years, left = book.budget_year, book.budget_left
+        fresh = years[rows] != year
+        if fresh.any():
+            new = rows[fresh]
+            years[new] = year[fresh] if np.ndim(year) else year
+            left[new] = self.annual(new)
+        return left[rows]
 
-    def try_spend(self, row: int, month: int, cost: float) -> bool:
-        """Spend ``cost`` (currency) from the budget of ``month``'s fiscal year if it fits."""
-        if cost <= self.left(row, month) + 1e-9:
-            self.sim.book.column("budget_left")[row] -= cost
-            return True
-        return False
-
-
-def fund_deal(engine: OfferEngine, deal: Deal) -> Generator[Any, Any, None]:
-    """Simpy process step after approval: land the deal now, after a deferral, or lose it."""
-    sim = engine.sim
-    cfg = sim.scenario.budget
-    effective = sim.month + 1
-    budgets = engine.budgets
-    if budgets is None or deal.yearly_cost <= 0:
-        engine.land_deal(deal, effective)
-        return
-    seg = int(deal.segment)
-    if budgets.try_spend(deal.row, effective, deal.yearly_cost):
-        engine.land_deal(deal, effective)
-        return
-    if deal.yearly_cost > budgets.annual(deal.row) + 1e-9:
-        engine.close_deal(deal, "lost_budget")
-        return
-    cal = budgets.calendar
-    in_window = int(cal.months_into_year(effective, seg)) >= 12 - cfg.draft_window_months
-    if cfg.on_shortfall == "lose" and not in_window:
-        engine.close_deal(deal, "lost_budget")
-        return
-    start = int(cal.next_start(effective, seg))
-    engine.defer_deal(deal, start)
-    yield sim.env.timeout(max(start - EPS - sim.env.now, 0.0))
-    if not sim.book.column("alive")[deal.row]:
-        engine.close_deal(deal, "lost_churned")
-    elif budgets.try_spend(deal.row, start, deal.yearly_cost):
-        engine.land_deal(deal, start)
-    else:  # pragma: no cover - a fresh year's budget always fits (checked above)
-        engine.close_deal(deal, "lost_budget")
+    def try_spend(
+        self, rows: NDArray[np.intp], month: Any, cost: NDArray[np.float64]
+    ) -> NDArray[np.bool_]:
+        """Spend ``cost`` (currency) from the budget of ``month``'s fiscal year where it fits;
+        returns where it did."""
+        fits = cost <= self.left(rows, month) + 1e-9
+        self.sim.book.budget_left[rows[fits]] -= cost[fits]
+        return fits

@@ -219,11 +219,11 @@ class CoverageActor(Actor):
             at = month + sim.streams.uniform("alert_time", book.key[alerting], month)
             self.team.schedule_alerts(alerting, at, cfg.hours)
 
-    def alert_served(self, job: Job) -> None:
-        """Called by the team when a CSM has worked an alert (its effect lands at the next
-        weekly plan or month start, whichever comes first)."""
+    def alert_served(self, job: Job, when: float) -> None:
+        """Called by the team when a CSM has worked an alert, at time ``when`` (its effect
+        lands at the next weekly plan or month start, whichever comes first)."""
         sim = self.sim
-        month = min(int(sim.env.now), sim.horizon - 1)
+        month = min(int(when), sim.horizon - 1)
         self._alerts_served[month] += 1
         if self._alive[job.row]:  # the book does not grow within a month: arrays stay valid
             self._served_month[job.row] = month

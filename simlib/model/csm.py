@@ -1,11 +1,13 @@
-"""The CSM team: each CSM a simpy process serving reactive work; a weekly plan for their books.
+"""The CSM team: CSMs serving reactive work from one queue; a weekly plan for their books.
 
 Work comes in two kinds:
 
 * *reactive jobs* (health alerts, customer requests) wait in one team-wide priority queue
-  (alerts before requests, then first come first served); each CSM is a simpy process that takes
-  the next job whenever free. Working time runs at ``hours_per_week`` hours per week of
-  simulated time, so a job of h hours occupies its CSM for h / hours_per_week weeks. With
+  (alerts before requests, then first come first served); each CSM takes the next job whenever
+  free. The CSMs' work is run by one dispatcher that spends a simpy event only when the rest of
+  the model could see it (see :meth:`CSMTeam._work_until`), not one or two per job. Working time
+  runs at ``hours_per_week`` hours per week of simulated time, so a job of h hours occupies its
+  CSM for h / hours_per_week weeks. With
   scheduled touches off, Poisson requests and exponential hours the team is exactly an M/M/c
   queue with c = CSMs: the waiting probability and mean wait follow Erlang's C formula (tested).
 * *scheduled touches* of each CSM's own book, by tier cadence, planned once a week for the whole
@@ -63,7 +65,12 @@ class CSMTeam:
         self.queue: list[Job] = []  # arrived, waiting (best first)
         self.pending: list[tuple[float, int, Job]] = []  # arriving later, earliest first
         self._seq = itertools.count()
-        self._idle: list[Any] = []
+        self._idle: list[int] = []  # free CSMs with nothing to claim, in the order they freed
+        self._busy: list[tuple[float, int, int, Job]] = []  # (end, order, CSM, job)
+        self._order = itertools.count()  # scheduling order of ends (as simpy's event ids)
+        self._wake: Any = None  # the dispatcher's next wake-up event, and its time
+        self._wake_at = np.inf
+        self._claims_due = False
         self.log: list[Job] = []  # every reactive job, for queue statistics
         self.reactive_hours = np.zeros(self.cfg.csm.count)  # this week's, per CSM
 
@@ -78,10 +85,11 @@ class CSMTeam:
         for job in jobs:
             heapq.heappush(self.pending, (job.arrival, job.seq, job))
         self.log.extend(jobs)
-        idle, self._idle = self._idle, []
-        for wake in idle:
-            if not wake.triggered:
-                wake.succeed()
+        if self._idle and not self._claims_due:  # idle CSMs claim once the month is open
+            self._claims_due = True
+            claims = self.env.event()
+            claims.callbacks.append(self._on_claims)
+            claims.succeed()
 
     def _next_job(self, now: float) -> Job | None:
         """Admit the arrivals up to ``now`` and pop the best waiting job, if any."""
@@ -128,9 +136,9 @@ class CSMTeam:
 
     # -- processes -----------------------------------------------------------------------------
     def start(self):  # type: ignore[no-untyped-def]
-        """Start one process per CSM and the weekly plan."""
-        for j in range(self.cfg.csm.count):
-            self.env.process(self._csm(j))
+        """Start the CSMs' work (every CSM claims a job) and the weekly plan."""
+        if self.cfg.csm.count > 0:
+            self.env.process(self._first_claims())
         if self.cfg.csm.count > 0 and self.cfg.policy != "none":
             self.env.process(self._weekly())
         return None
@@ -167,28 +175,83 @@ class CSMTeam:
             ]
         )
 
-    def _csm(self, j: int):  # type: ignore[no-untyped-def]
-        env, ledger = self.env, self.sim.ledger
-        horizon = self.sim.horizon
-        pending = self.pending
-        while True:
-            job = self._next_job(env.now)
-            if job is None:
-                if not pending:
-                    wake = env.event()
-                    self._idle.append(wake)
-                    yield wake
-                    continue
-                job = heapq.heappop(pending)[2]  # claim the earliest unclaimed arrival
-                yield env.timeout(job.arrival - env.now)
-            job.start = env.now
-            yield env.timeout(job.hours / self.rate)
+    # -- the CSMs' work: one dispatcher instead of one process per CSM --------------------------
+    #
+    # Each CSM works one job after another: when free at time t it takes the best job that has
+    # arrived, or else claims the earliest arrival nobody has claimed (and works it from its
+    # arrival), or else waits for the next month's arrivals. Nothing outside the team sees a
+    # job until it ends, so the dispatcher keeps the CSMs' job ends in a heap of its own and,
+    # each time it runs, works through every end that comes before the next event of the rest
+    # of the model (a weekly plan, the turn of a month), exactly as one simpy process per CSM
+    # would have, in the same order; it then sleeps until the next end. Simpy events thus grow
+    # with weeks and months, not with jobs. (An end falling on the very instant of another
+    # event is worked after it; with continuous arrival times this does not happen.)
+
+    def _first_claims(self):  # type: ignore[no-untyped-def]
+        now = self.env.now
+        for j in range(self.cfg.csm.count):
+            self._take_next(j, now)
+        self._arm()
+        return
+        yield  # a simpy process (started with urgent priority, as the CSM processes were)
+
+    def _on_claims(self, _event: Any) -> None:
+        """Idle CSMs claim the month's arrivals (after the calendar has opened the month)."""
+        self._claims_due = False
+        now = self.env.now
+        self._work_until(now, inclusive=True)
+        idle, self._idle = self._idle, []
+        for j in idle:
+            self._take_next(j, now)
+        self._arm()
+
+    def _take_next(self, j: int, now: float) -> None:
+        """CSM ``j`` is free at ``now``: take a job (its end goes on the heap) or go idle."""
+        job = self._next_job(now)
+        if job is None:
+            if not self.pending:
+                self._idle.append(j)
+                return
+            # claim the earliest unclaimed arrival: nobody else can take it and nothing
+            # arrives before it; work starts on its arrival
+            job = heapq.heappop(self.pending)[2]
+            job.start = now + (job.arrival - now)
+        else:
+            job.start = now
+        end = job.start + job.hours / self.rate
+        heapq.heappush(self._busy, (end, next(self._order), j, job))
+
+    def _work_until(self, limit: float, inclusive: bool = False) -> None:
+        """Work through the job ends before ``limit`` (at or before, with ``inclusive``)."""
+        busy, ledger = self._busy, self.sim.ledger
+        last = self.sim.horizon - 1
+        while busy and (busy[0][0] < limit or (inclusive and busy[0][0] == limit)):
+            end, _, j, job = heapq.heappop(busy)
             self.reactive_hours[j] += job.hours
-            self._book_hours(job.start, env.now, job.hours)
+            self._book_hours(job.start, end, job.hours)
             if job.priority == PRIORITY_ALERT:
-                self.coverage.alert_served(job)
+                self.coverage.alert_served(job, end)
             else:
-                ledger.add("requests_served", min(int(env.now), horizon - 1), 1)
+                ledger.add("requests_served", min(int(end), last), 1)
+            self._take_next(j, end)
+
+    def _arm(self) -> None:
+        """Make sure the dispatcher wakes at the earliest job end."""
+        if not self._busy:
+            return
+        end = self._busy[0][0]
+        if self._wake is not None and self._wake_at <= end:
+            return
+        wake = self.env.at(end)
+        wake.callbacks.append(self._on_wake)
+        self._wake, self._wake_at = wake, end
+
+    def _on_wake(self, event: Any) -> None:
+        if event is not self._wake:  # superseded by an earlier wake-up
+            return
+        self._wake, self._wake_at = None, np.inf
+        self._work_until(self.env.peek())
+        self._arm()
 
     def _weekly(self):  # type: ignore[no-untyped-def]
         """The team's weekly plan: scheduled touches of every book within each CSM's budget."""
@@ -230,7 +293,16 @@ class CSMTeam:
             return
         cost = np.where(is_high, high.touch_hours, low.touch_hours)
         csm = book.csm[due]
-        order = np.lexsort((book.next_touch[due], csm))
+        # by CSM, then by due time (as np.lexsort would): a sort by time (the fast unstable
+        # sort gives the stable order when no two times are equal), then a stable radix sort
+        # by CSM number
+        when = book.next_touch[due]
+        order = np.argsort(when)
+        ordered = when[order]
+        if (ordered[1:] == ordered[:-1]).any():
+            order = np.argsort(when, kind="stable")
+        key = csm[order].astype(np.int16) if self.cfg.csm.count < 2**15 else csm[order]
+        order = order[np.argsort(key, kind="stable")]
         due, cadence, is_high, cost, csm = (
             due[order],
             cadence[order],

@@ -53,7 +53,19 @@ from ..engine import Actor, Simulation, register_actor
 from ..rng import Streams, keyed_uniform
 from ..scenario import OfferKindSpec, Scenario
 from ..tiers import TIER_CODES
-from .approval import DAYS_PER_MONTH, Deal, approval_chain, draw_chains
+from .approval import (
+    BEYOND_HORIZON,
+    DAYS_PER_MONTH,
+    DEAL_STATUS,
+    DEFERRED,
+    LANDED,
+    LOST_BUDGET,
+    LOST_CHURNED,
+    REJECTED,
+    DealBook,
+    decision_times,
+    draw_chains,
+)
 from .budget import EPS, Budgets, FiscalCalendar
 from .population import SLOT_RISK
 from .renewal import RenewalDesk
@@ -310,8 +322,7 @@ class OfferEngine(Actor):
         self.gated = scenario.approval.enabled or scenario.budget.enabled
         self.calendar = FiscalCalendar(sim)
         self.budgets = Budgets(sim, self.calendar) if scenario.budget.enabled else None
-        self.deals: list[Deal] = []
-        self._landing: dict[int, list[Deal]] = {}
+        self.deals = DealBook(sim.horizon)
         self.open_deals = 0
         self._batches: list[dict[str, NDArray]] = []  # deals bought at once (B2C), per month
         self._to_annual: dict[int, list[NDArray[np.intp]]] = defaultdict(list)
@@ -545,7 +556,8 @@ class OfferEngine(Actor):
     def save(self, leaving: NDArray[np.intp], month: int) -> NDArray[np.intp]:
         """Save handler: accounts about to churn at the end of ``month`` get save offers; those
         who accept stay (on the cheaper plan, or with the discount) and their base churn risk
-        is multiplied by ``risk_multiplier``."""
+        is multiplied by ``risk_multiplier``. The MRR change takes effect at the billing of
+        month ``month + 1``, which the calendar is opening."""
         book = self.sim.book
         saved: list[NDArray[np.intp]] = []
         rows = leaving
@@ -557,133 +569,172 @@ class OfferEngine(Actor):
             accepted = self.offer(kind, spec, prop, month, month + 1)
             kept = prop.subset(accepted)
             if kept.rows.size:
-                self._book_now(kept, month + 1)
+                self._apply(kept, month + 1)
                 book.risk[kept.rows] *= spec.risk_multiplier
                 saved.append(kept.rows)
                 rows = np.setdiff1d(rows, kept.rows, assume_unique=True)
         return np.concatenate(saved) if saved else leaving[:0]
 
-    def _book_now(self, prop: Proposal, month: int) -> None:
-        """Book a save offer's MRR change for billing month ``month``, which the calendar is
-        opening (its month counter has moved on already, so :meth:`Simulation.change_mrr`
-        cannot schedule it): the same booking the engine does for a pending change."""
-        sim, book = self.sim, self.sim.book
-        rows = prop.rows
-        if prop.plan is not None or np.any(prop.delta != 0):
-            old = book.mrr[rows]
-            new = np.maximum(old + prop.delta, 0.0)
-            delta = new - old
-            sim.ledger.add("expansion_mrr", month, float(delta[delta > 0].sum()))
-            sim.ledger.add("contraction_mrr", month, float(-delta[delta < 0].sum()))
-            self._after_purchase(prop)
-            book.mrr[rows] = new
-            if prop.plan is not None:
-                book.plan[rows] = prop.plan
-        else:
-            self._after_purchase(prop)
-
     # -- B2B deals ---------------------------------------------------------------------------
+    def start(self):  # type: ignore[no-untyped-def]
+        """The deal desk: once a month, just before the month turns, decide the deals due."""
+        return self._desk() if self.gated else None
+
+    def _desk(self):  # type: ignore[no-untyped-def]
+        env = self.sim.env
+        for month in range(self.sim.horizon):
+            # the calendar turns at month + 1; decisions of this month come before it, and
+            # deals deferred to the fiscal-year start month + 1 wake at month + 1 - EPS (a chain
+            # ending in the last EPS / 2 of the month, which continuous delays never do, would
+            # be decided that much early)
+            yield env.timeout(month + 1 - EPS / 2 - env.now)
+            self._decide(month)
+
     def _start_deals(self, kind: str, prop: Proposal, month: int) -> None:
         sim, book = self.sim, self.sim.book
         rows = prop.rows
+        n = rows.size
         book.in_flight[rows] = True
         if sim.scenario.approval.enabled:
             count, delays, reject = draw_chains(sim, rows, prop.delta, prop.strong, month)
         else:
-            count = np.zeros(rows.size, dtype=np.int64)
-            delays = np.zeros((rows.size, 0))
-            reject = np.full(rows.size, -1)
-        plan = (prop.plan if prop.plan is not None else np.full(rows.size, -1)).tolist()
-        addon = (prop.addon if prop.addon is not None else np.full(rows.size, -1)).tolist()
-        segment = book.segment[rows].tolist()
-        delta, strong = prop.delta.tolist(), prop.strong.tolist()
-        counts, rejects = count.tolist(), reject.tolist()
-        for i, row in enumerate(rows.tolist()):
-            deal = Deal(
-                row=row,
-                kind=kind,
-                segment=segment[i],
-                accept_month=month,
-                delta=delta[i],
-                plan=plan[i],
-                addon=addon[i],
-                strong=strong[i],
-                delays=delays[i, : counts[i]].tolist(),
-                reject_at=rejects[i],
-            )
-            self.deals.append(deal)
-            self.open_deals += 1
-            sim.env.process(approval_chain(self, deal))
+            count = np.zeros(n, dtype=np.int64)
+            delays = np.zeros((n, 0))
+            reject = np.full(n, -1)
+        deals = self.deals.add(
+            row=rows,
+            kind=np.full(n, self.deals.kind_code(kind), dtype=np.int16),
+            segment=book.segment[rows],
+            accept_month=np.full(n, month),
+            delta=prop.delta,
+            plan=prop.plan if prop.plan is not None else np.full(n, -1),
+            addon=prop.addon if prop.addon is not None else np.full(n, -1),
+            approvers=count,
+            reject_at=reject,
+        )
+        self.open_deals += n
+        times, priority = decision_times(month, count, delays, reject)
+        self.deals.schedule(deals, times, priority)
 
     def _month_now(self) -> int:
         return min(self.sim.month, self.sim.horizon - 1)
 
-    def close_deal(self, deal: Deal, status: str) -> None:
-        """End a deal without a sale (rejected, lost to budget, or the account churned)."""
-        deal.status = status
-        deal.decided = self.sim.env.now
-        self.sim.book.in_flight[deal.row] = False
-        self.open_deals -= 1
-        month = self._month_now()
-        if status == "rejected":
-            self.sim.ledger.add("approvals_rejected", month, 1)
-        elif status.startswith("lost"):
-            self.sim.ledger.add("deals_lost", month, 1)
-
-    def approve_deal(self, deal: Deal) -> None:
-        deal.decided = self.sim.env.now
-        if deal.delays:
-            self.sim.ledger.add("approvals_approved", self._month_now(), 1)
-
-    def defer_deal(self, deal: Deal, start: int) -> None:
-        deal.deferred = True
-        deal.deferred_month = self.sim.month
-        deal.status = "deferred"
-        self.sim.ledger.add("deals_deferred", self._month_now(), 1)
-
-    def land_deal(self, deal: Deal, effective: int) -> None:
-        """An approved, funded deal: MRR (and plan / add-on) change from ``effective``.
-
-        Deals landing for the same billing month are gathered and scheduled together, just
-        before that month opens (one MRR change per month, not per deal).
-        """
-        sim = self.sim
-        row = deal.row
-        sim.book.column("in_flight")[row] = False
-        self.open_deals -= 1
-        deal.effective_month = effective
-        if not sim.book.column("alive")[row]:
-            deal.status = "lost_churned"
+    def _decide(self, month: int) -> None:
+        """Decide every deal due in ``month``, in decision order: the approval chains that end
+        in it (then the budget gate) and the deferred deals waking for the next fiscal year."""
+        deals, times, wake = self.deals.pop_due(month)
+        if deals.size == 0:
             return
-        if effective >= sim.horizon:
-            deal.status = "beyond_horizon"
-            return
-        deal.status = "landed"
-        pending = self._landing.get(effective)
-        if pending is None:
-            pending = self._landing[effective] = []
-            at = effective - EPS / 2 - sim.env.now
-            sim.env.timeout(max(at, 0.0)).callbacks.append(
-                lambda _ev, e=effective: self._flush_landing(e)
-            )
-        pending.append(deal)
+        book, ledger = self.sim.book, self.sim.ledger
+        d = self.deals
+        rows = d.column("row")[deals]
+        status = d.column("status")
+        decided = d.column("decided")
+        ledger_month = self._month_now()
+        alive = book.alive[rows]
+        # approval chains (an account churned meanwhile loses its deal)
+        chain = ~wake
+        lost = ~alive
+        rejected = chain & alive & (d.column("reject_at")[deals] >= 0)
+        approved = chain & alive & ~rejected
+        decided[deals[chain]] = times[chain]
+        ledger.add(
+            "approvals_approved",
+            ledger_month,
+            int(np.count_nonzero(approved & (d.column("approvers")[deals] > 0))),
+        )
+        status[deals[rejected]] = REJECTED
+        ledger.add("approvals_rejected", ledger_month, int(np.count_nonzero(rejected)))
+        decided[deals[wake & lost]] = times[wake & lost]
+        status[deals[lost]] = LOST_CHURNED
+        closed = int(np.count_nonzero(lost | rejected))
+        ledger.add("deals_lost", ledger_month, int(np.count_nonzero(lost)))
+        # the budget gate: approved chains for next month, deferred deals for their year start
+        effective = np.full(deals.size, month + 1, dtype=np.int64)
+        lands = approved.copy()
+        budgets = self.budgets
+        if budgets is not None:
+            cost = 12.0 * np.maximum(d.column("delta")[deals], 0.0)
+            gate = np.flatnonzero((approved & (cost > 0)) | (wake & alive))
+            fits = budgets.try_spend(rows[gate], month + 1, cost[gate])
+            lands[gate] = fits
+            short = gate[~fits]
+            if short.size:
+                woke = wake[short]
+                if woke.any():  # pragma: no cover - a fresh year's budget always fits
+                    status[deals[short[woke]]] = LOST_BUDGET
+                    decided[deals[short[woke]]] = times[short[woke]]
+                    closed += int(woke.sum())
+                    ledger.add("deals_lost", ledger_month, int(woke.sum()))
+                    short = short[~woke]
+                closed += self._shortfall(deals[short], rows[short], times[short], cost[short])
+        if closed:
+            book.in_flight[rows[lost | rejected]] = False
+            self.open_deals -= closed
+        self._land(deals[lands], rows[lands], effective[lands])
 
-    def _flush_landing(self, effective: int) -> None:
-        deals = self._landing.pop(effective, [])
-        book = self.sim.book
-        rows = np.array([d.row for d in deals], dtype=np.intp)
-        keep = book.alive[rows]
-        if not keep.all():
-            for d, k in zip(deals, keep.tolist(), strict=True):
-                if not k:
-                    d.status = "lost_churned"
-            deals = [d for d, k in zip(deals, keep.tolist(), strict=True) if k]
-            rows = rows[keep]
-        if rows.size == 0:
+    def _shortfall(
+        self,
+        deals: NDArray[np.intp],
+        rows: NDArray[np.intp],
+        times: NDArray[np.float64],
+        cost: NDArray[np.float64],
+    ) -> int:
+        """Approved deals the budget cannot pay now: lost, or deferred to the next fiscal-year
+        start (decided again just before it). Returns how many were closed (lost)."""
+        if deals.size == 0:
+            return 0
+        sim, book, ledger = self.sim, self.sim.book, self.sim.ledger
+        cfg = sim.scenario.budget
+        d = self.deals
+        budgets = self.budgets
+        assert budgets is not None
+        effective = self.sim.month + 1
+        ledger_month = self._month_now()
+        seg = d.column("segment")[deals]
+        cal = budgets.calendar
+        too_big = cost > budgets.annual(rows) + 1e-9
+        in_window = cal.months_into_year(effective, seg) >= 12 - cfg.draft_window_months
+        lose = too_big | ((cfg.on_shortfall == "lose") & ~in_window)
+        status, decided = d.column("status"), d.column("decided")
+        status[deals[lose]] = LOST_BUDGET
+        decided[deals[lose]] = times[lose]
+        book.in_flight[rows[lose]] = False
+        ledger.add("deals_lost", ledger_month, int(lose.sum()))
+        defer = ~lose
+        later = deals[defer]
+        status[later] = DEFERRED
+        d.column("deferred")[later] = True
+        d.column("deferred_month")[later] = sim.month
+        ledger.add("deals_deferred", ledger_month, int(defer.sum()))
+        start = cal.next_start(effective, seg[defer])
+        now = times[defer]
+        d.schedule(later, now + np.maximum(start - EPS - now, 0.0), wake=True)
+        return int(lose.sum())
+
+    def _land(
+        self, deals: NDArray[np.intp], rows: NDArray[np.intp], effective: NDArray[np.int64]
+    ) -> None:
+        """Approved, funded deals: MRR (and plan / add-on) change from their effective months,
+        all of a month in one scheduled change (upgrades first, then add-ons)."""
+        if deals.size == 0:
             return
-        plan = np.array([d.plan for d in deals], dtype=np.int16)
-        addon = np.array([d.addon for d in deals], dtype=np.int16)
-        delta = np.array([d.delta for d in deals])
+        sim, book, d = self.sim, self.sim.book, self.deals
+        book.in_flight[rows] = False
+        self.open_deals -= deals.size
+        d.column("effective_month")[deals] = effective
+        beyond = effective >= sim.horizon
+        d.column("status")[deals] = np.where(beyond, BEYOND_HORIZON, LANDED)
+        deals, rows, effective = deals[~beyond], rows[~beyond], effective[~beyond]
+        for month in np.unique(effective).tolist():
+            sel = effective == month
+            self._flush_landing(deals[sel], rows[sel], month)
+
+    def _flush_landing(self, deals: NDArray[np.intp], rows: NDArray[np.intp], month: int) -> None:
+        d = self.deals
+        plan = d.column("plan")[deals]
+        addon = d.column("addon")[deals]
+        delta = d.column("delta")[deals]
         ones = np.ones(rows.size)
         no = np.zeros(rows.size, dtype=bool)
         has_plan, has_addon = plan >= 0, addon >= 0
@@ -696,7 +747,7 @@ class OfferEngine(Actor):
                     no[has_plan],
                     plan=plan[has_plan],
                 ),
-                effective,
+                month,
             )
         rest = ~has_plan
         if rest.any():  # add-ons and other changes
@@ -708,7 +759,7 @@ class OfferEngine(Actor):
                     no[rest],
                     addon=np.where(has_addon[rest], addon[rest], -1).astype(np.int16),
                 ),
-                effective,
+                month,
             )
 
     def close_month(self, month: int) -> None:
@@ -720,22 +771,26 @@ class OfferEngine(Actor):
     def deal_table(self) -> pd.DataFrame:
         """Every accepted deal: B2B deals through approval and budget, and those bought at once
         (``status`` landed, no approvers). Times in months."""
-        b2b = pd.DataFrame(
-            {
-                "row": [d.row for d in self.deals],
-                "kind": [d.kind for d in self.deals],
-                "segment": [d.segment for d in self.deals],
-                "accept_month": [d.accept_month for d in self.deals],
-                "approvers": [len(d.delays) for d in self.deals],
-                "decided": [d.decided for d in self.deals],
-                "effective_month": [d.effective_month for d in self.deals],
-                "deferred": [d.deferred for d in self.deals],
-                "deferred_month": [d.deferred_month for d in self.deals],
-                "status": [d.status for d in self.deals],
-                "delta": [d.delta for d in self.deals],
-                "gated": True,
-            }
-        )
+        d = self.deals
+        if d.n:
+            b2b = pd.DataFrame(
+                {
+                    "row": d["row"].astype(np.int64),
+                    "kind": np.array(d.kinds, dtype=object)[d["kind"]],
+                    "segment": d["segment"].astype(np.int64),
+                    "accept_month": d["accept_month"].astype(np.int64),
+                    "approvers": d["approvers"].astype(np.int64),
+                    "decided": d["decided"],
+                    "effective_month": d["effective_month"].astype(np.int64),
+                    "deferred": d["deferred"],
+                    "deferred_month": d["deferred_month"].astype(np.int64),
+                    "status": np.array(DEAL_STATUS, dtype=object)[d["status"]],
+                    "delta": d["delta"],
+                    "gated": True,
+                }
+            )
+        else:
+            b2b = pd.DataFrame({name: [] for name in _DEAL_COLUMNS} | {"gated": True})
         if not self._batches:
             return b2b
         now = pd.DataFrame(
@@ -749,3 +804,18 @@ class OfferEngine(Actor):
         now["status"] = "landed"
         now["gated"] = False
         return pd.concat([b2b, now[b2b.columns]], ignore_index=True)
+
+
+_DEAL_COLUMNS = (
+    "row",
+    "kind",
+    "segment",
+    "accept_month",
+    "approvers",
+    "decided",
+    "effective_month",
+    "deferred",
+    "deferred_month",
+    "status",
+    "delta",
+)
