@@ -497,8 +497,15 @@ def run_batch(
     base = batch_path.resolve().parent
     name = batch.name or batch_path.stem
     out = Path(out_dir) if out_dir else Path("reports") / safe_name(name)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserInputError(
+            f"{out}: cannot create the batch's output folder ({exc.strerror}); give another "
+            "with --out"
+        ) from None
     out = out.resolve()
+    _clear_leftovers(out)
     show = batch.show_code if show_code is None else show_code
     specs = expand_scenarios(batch, base)
     scen_nbs = _unique([_notebook_source(r, base) for r in batch.notebooks.scenario])
@@ -649,6 +656,7 @@ def run_batch(
                 show,
                 f"{spec.name}: {nb_name}",
                 batch.execution_timeout,
+                root=out,
             )
             nb_status[(spec.name, nb_name)] = {"ipynb": ipynb, "html": html, **status}
             (ran if status["ran"] else skipped).append(key)
@@ -718,6 +726,7 @@ def run_batch(
             show,
             nb_name,
             batch.execution_timeout,
+            root=out,
         )
         (ran if status["ran"] else skipped).append(key)
         batch_status.append(
@@ -751,6 +760,22 @@ def run_batch(
         batch_path,
     )
     return BatchOutcome(out_dir=out, index=index, failures=failures, ran=ran, skipped=skipped)
+
+
+def _clear_leftovers(out: Path) -> None:
+    """Remove what an interrupted earlier run left half-written in the batch folder: temporary
+    files and folders (hidden names with ``.tmp`` or ``.old-``, notebooks still ``.running``).
+    Finished results are only ever renamed into place, so none of these is one. One batch run
+    per output folder at a time."""
+    import shutil
+
+    for path in sorted(out.rglob(".*"), key=lambda p: len(p.parts), reverse=True):
+        name = path.name
+        if ".tmp" in name or ".old-" in name or name.endswith(".running.ipynb"):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def _declared(notebook: Path, standard: dict[str, Any]) -> dict[str, Any]:
@@ -804,6 +829,7 @@ def _run_notebook(
     show_code: bool,
     title: str,
     timeout: int | None,
+    root: Path | None = None,
 ) -> dict[str, Any]:
     if resume and upstream_unchanged and state.done(key, fp, ipynb, html):
         return {"ok": True, "ran": False, "error": "", "detail": ""}
@@ -817,13 +843,67 @@ def _run_notebook(
         error, detail = _error_text(exc)
     try:
         if ipynb.exists():
-            notebook_to_html(ipynb, html, show_code=show_code, title=title)
+            shown = _without_local_paths(ipynb, root or folder)
+            notebook_to_html(shown, html, show_code=show_code, title=title)
     except Exception as exc:
         if not error:
             error, detail = _error_text(exc)
     ok = not error
     state.record(key, fp, ok, time.perf_counter() - start, error, detail)
     return {"ok": ok, "ran": True, "error": error, "detail": detail}
+
+
+def _local_paths(root: Path) -> list[tuple[str, str]]:
+    """(absolute local path, what a shared report shows instead), longest first."""
+    import simlib
+
+    pairs = {
+        str(root): ".",
+        str(Path(simlib.__file__).resolve().parent.parent): "<simlib>",
+        sys.prefix: "<python>",
+        str(Path.home()): "~",
+    }
+    with contextlib.suppress(OSError):
+        pairs.setdefault(str(root.resolve()), ".")
+    return sorted(
+        ((k, v) for k, v in pairs.items() if len(k) > 1), key=lambda kv: len(kv[0]), reverse=True
+    )
+
+
+def _without_local_paths(ipynb: Path, root: Path) -> Any:
+    """The executed notebook as shown in its HTML report: absolute paths of this machine (the
+    batch folder, the kit, the Python installation, the home folder, which names the user)
+    turned into relative or neutral forms in every output and cell. The ``.ipynb`` file itself
+    is left as executed."""
+    import nbformat
+
+    nb = nbformat.read(str(ipynb), as_version=4)
+    pairs = _local_paths(root)
+
+    def clean(text: str) -> str:
+        for path, shown in pairs:
+            if path in text:
+                text = text.replace(path + os.sep, "" if shown == "." else shown + "/")
+                text = text.replace(path, shown)
+        return text
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return clean(value)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            for key in list(value):
+                if not (isinstance(value[key], str) and key.startswith("image/")):
+                    value[key] = walk(value[key])
+            return value
+        return value
+
+    for cell in nb.cells:
+        cell["source"] = clean(cell.get("source", ""))
+        if "outputs" in cell:
+            cell["outputs"] = [walk(o) for o in cell["outputs"]]
+    return nb
 
 
 def _write_index(

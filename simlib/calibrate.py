@@ -42,8 +42,6 @@ data row) and the column. Nothing is fitted on bad data.
 from __future__ import annotations
 
 import csv
-import io
-import itertools
 import math
 import os
 import tempfile
@@ -460,29 +458,40 @@ def _newton_polish(
 # --------------------------------------------------------------------------------------------
 # Reading tables
 
+#: Text cells are kept in numpy's variable-width string type: a short cell costs 16 bytes (no
+#: Python object per cell), so a million-row file loads in memory of the order of its size.
+_TEXT = np.dtypes.StringDType()
+#: Rows gathered as Python lists before they are packed into the compact columns.
+_CHUNK_ROWS = 65_536
+
 
 @dataclass
 class CsvTable:
     """A table read from a CSV file (cells as text) or taken from a DataFrame.
 
-    ``lines[i]`` is the CSV line number of data row ``i`` (0-based here; messages say
-    "line L (data row i + 1)"); None for in-memory tables (messages say "data row i + 1").
+    ``columns[name]`` holds a column's cells: stripped text in a compact numpy string array for
+    a CSV file, the DataFrame's values (an object array) otherwise. ``lines[i]`` is the CSV line
+    number of data row ``i`` (0-based here; messages say "line L (data row i + 1)"); None for
+    in-memory tables (messages say "data row i + 1").
     """
 
     source: str
     header: list[str]
-    rows: list[list[Any]]
-    lines: list[int] | None = None
+    columns: dict[str, NDArray[Any]]
+    lines: NDArray[np.int64] | None = None
+
+    def __len__(self) -> int:
+        return len(self.columns[self.header[0]]) if self.header else 0
 
     def where(self, i: int) -> str:
         if self.lines is not None:
-            return f"line {self.lines[i]} (data row {i + 1})"
+            return f"line {int(self.lines[i])} (data row {i + 1})"
         return f"data row {i + 1}"
 
     def error(self, message: str, row: int | None = None, column: str | None = None) -> DataError:
         parts = [self.source]
         if row is not None:
-            parts.append(self.where(row))
+            parts.append(self.where(int(row)))
         if column is not None:
             parts.append(f"column {column!r}")
         return DataError(": ".join(parts) + ": " + message)
@@ -496,71 +505,113 @@ class CsvTable:
                 f"missing column(s) {names}; found {found}; expected {expected}",
             )
 
-    def values(self, column: str) -> list[Any]:
-        j = self.header.index(column)
-        return [row[j] for row in self.rows]
+    def values(self, column: str) -> NDArray[Any]:
+        """The cells of ``column`` (a numpy array; text stripped for a CSV file)."""
+        return self.columns[column]
+
+    def cell(self, i: int, column: str) -> Any:
+        """One cell (as text for a CSV file)."""
+        value = self.columns[column][i]
+        return str(value) if self.lines is not None else value
+
+    def text(self, column: str) -> NDArray[Any]:
+        """``column`` as stripped text (blank for an empty or missing value)."""
+        values = self.columns[column]
+        if values.dtype == _TEXT:
+            return values
+        return np.array(
+            ["" if _missing(v) else str(v).strip() for v in values], dtype=_TEXT
+        ).reshape(len(values))
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, source: str = "<table>") -> CsvTable:
         """A DataFrame as a table (row numbers in messages are 1-based data rows)."""
         header = [str(c) for c in frame.columns]
-        rows = frame.astype(object).to_numpy().tolist()
-        return cls(source, header, rows, None)
+        columns = {h: frame.iloc[:, j].to_numpy(dtype=object) for j, h in enumerate(header)}
+        return cls(source, header, columns, None)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def read_csv(path: str | Path, expected: str = "") -> CsvTable:
-    """Read a UTF-8 CSV file with a header line; blank lines are skipped.
+    """Read a UTF-8 CSV file with a header line; blank lines are skipped; cells are stripped.
 
+    The file is read as a stream and packed column by column into compact arrays, so memory
+    stays of the order of the file's size (a million rows load in well under a few hundred MB).
     Raises :class:`DataError` for an unreadable or empty file, a malformed line, a blank or
     repeated column name, a row with the wrong number of cells, or no data rows.
     """
     source = str(path)
     hint = f"; expected {expected}" if expected else ""
     try:
-        raw = Path(path).read_bytes()
+        fh = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise DataError(f"{source}: cannot read file: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{source}: not a UTF-8 text file (byte {exc.start})") from None
-    if not text.strip():
-        raise DataError(f"{source}: the file is empty; it needs a header line{hint}")
-    reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
-    rows: list[list[Any]] = []
-    lines: list[int] = []
+    chunks: list[list[NDArray[Any]]] = []
+    pending: list[list[str]] = []
+    lines: list[NDArray[np.int64]] = []
+    pending_lines: list[int] = []
+    count = 0
+
+    def pack() -> None:
+        if pending:
+            chunks.append(
+                [np.strings.strip(np.array(col, dtype=_TEXT)) for col in zip(*pending, strict=True)]
+            )
+            lines.append(np.array(pending_lines, dtype=np.int64))
+            pending.clear()
+            pending_lines.clear()
+
+    reader = csv.reader(fh)
     try:
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if header is None:
-                header = [cell.strip() for cell in row]
-                for j, name in enumerate(header):
-                    if not name:
-                        raise DataError(
-                            f"{source}: line {reader.line_num}: column {j + 1} of the header has "
-                            "no name"
-                        )
-                    if name in header[:j]:
-                        raise DataError(
-                            f"{source}: line {reader.line_num}: column {name!r} appears twice "
-                            "in the header"
-                        )
-                continue
-            if len(row) != len(header):
-                raise DataError(
-                    f"{source}: line {reader.line_num} (data row {len(rows) + 1}): has "
-                    f"{len(row)} cell(s), the header has {len(header)}"
-                )
-            rows.append(row)
-            lines.append(reader.line_num)
+        with fh:
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                if header is None:
+                    header = [cell.strip() for cell in row]
+                    for j, name in enumerate(header):
+                        if not name:
+                            raise DataError(
+                                f"{source}: line {reader.line_num}: column {j + 1} of the header "
+                                "has no name"
+                            )
+                        if name in header[:j]:
+                            raise DataError(
+                                f"{source}: line {reader.line_num}: column {name!r} appears twice "
+                                "in the header"
+                            )
+                    continue
+                if len(row) != len(header):
+                    raise DataError(
+                        f"{source}: line {reader.line_num} (data row {count + 1}): has "
+                        f"{len(row)} cell(s), the header has {len(header)}"
+                    )
+                pending.append(row)
+                pending_lines.append(reader.line_num)
+                count += 1
+                if len(pending) >= _CHUNK_ROWS:
+                    pack()
+            pack()
     except csv.Error as exc:
         raise DataError(f"{source}: line {reader.line_num}: not valid CSV ({exc})") from None
-    assert header is not None
-    if not rows:
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not a UTF-8 text file (byte {exc.start})") from None
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read file: {exc.strerror}") from None
+    if header is None:
+        raise DataError(f"{source}: the file is empty; it needs a header line{hint}")
+    if not count:
         raise DataError(f"{source}: no data rows, only a header{hint}")
-    return CsvTable(source, header, rows, lines)
+    columns: dict[str, NDArray[Any]] = {}
+    for j, name in enumerate(header):  # one column at a time, freeing its chunks as it goes
+        columns[name] = np.concatenate([chunk[j] for chunk in chunks])
+        for chunk in chunks:
+            chunk[j] = columns[name][:0]
+    return CsvTable(source, header, columns, np.concatenate(lines))
 
 
 def _as_table(data: str | Path | pd.DataFrame | CsvTable, expected: str) -> CsvTable:
@@ -594,24 +645,54 @@ def parse_number(table: CsvTable, i: int, column: str, value: Any) -> float:
     return x
 
 
+def parse_numbers(
+    table: CsvTable, column: str, blank: bool = False, rows: NDArray[np.bool_] | None = None
+) -> NDArray[np.float64]:
+    """A column as finite numbers (NaN for blank cells when ``blank``), or :class:`DataError`
+    naming the first bad row. ``rows``: check only these rows (the others give NaN)."""
+    values = table.values(column)
+    n = len(values)
+    use = np.ones(n, dtype=bool) if rows is None else rows
+    if values.dtype == _TEXT:
+        empty = values == ""
+        want = use & ~empty if blank else use
+        out = np.full(n, np.nan)
+        try:
+            with np.errstate(all="ignore"):
+                parsed = values[want].astype(np.float64)
+            if np.isfinite(parsed).all():
+                out[want] = parsed
+                return out
+        except (ValueError, OverflowError):
+            pass
+        # locate the first bad cell (and accept whatever Python's float() accepts)
+        for i in np.flatnonzero(want):
+            out[i] = parse_number(table, int(i), column, str(values[i]))
+        return out
+    out = np.full(n, np.nan)
+    for i in np.flatnonzero(use):
+        v = values[i]
+        if blank and (_missing(v) or (isinstance(v, str) and not v.strip())):
+            continue
+        out[i] = parse_number(table, int(i), column, v)
+    return out
+
+
 def _numbers(table: CsvTable, column: str) -> NDArray[np.float64]:
-    return np.array(
-        [parse_number(table, i, column, v) for i, v in enumerate(table.values(column))],
-        dtype=np.float64,
-    )
+    return parse_numbers(table, column)
 
 
 def _whole(table: CsvTable, column: str, what: str) -> NDArray[np.int64]:
     x = _numbers(table, column)
-    for i, v in enumerate(x):
+    bad = np.flatnonzero((x < 0) | (x != np.floor(x)) | (x > 1e12))
+    if bad.size:
+        i = int(bad[0])
+        v = x[i]
         if v < 0:
-            raise table.error(
-                f"must be >= 0 ({what}), got {table.rows[i][_col(table, column)]!r}", i, column
-            )
+            raise table.error(f"must be >= 0 ({what}), got {table.cell(i, column)!r}", i, column)
         if v != math.floor(v):
             raise table.error(f"must be a whole number ({what}), got {v:g}", i, column)
-        if v > 1e12:
-            raise table.error(f"is too large ({what}), got {v:g}", i, column)
+        raise table.error(f"is too large ({what}), got {v:g}", i, column)
     return x.astype(np.int64)
 
 
@@ -619,14 +700,21 @@ def _col(table: CsvTable, column: str) -> int:
     return table.header.index(column)
 
 
-def _labels(table: CsvTable, column: str) -> list[str]:
-    out = []
-    for i, v in enumerate(table.values(column)):
-        text = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
-        if not text:
-            raise table.error("empty cell; a group name is needed", i, column)
-        out.append(text)
+def _labels(table: CsvTable, column: str) -> NDArray[Any]:
+    out = table.text(column)
+    empty = np.flatnonzero(out == "")
+    if empty.size:
+        raise table.error("empty cell; a group name is needed", int(empty[0]), column)
     return out
+
+
+def _groups(labels: NDArray[Any]) -> list[tuple[str, NDArray[np.intp]]]:
+    """Each distinct label (in order of first appearance) with its rows (in row order)."""
+    names, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(names) + 1))
+    groups = [(str(names[k]), order[bounds[k] : bounds[k + 1]]) for k in range(len(names))]
+    return [groups[k] for k in np.argsort(first, kind="stable")]
 
 
 _RETENTION_COLUMNS = (
@@ -659,23 +747,23 @@ def read_retention(
     period = _whole(table, "period", "periods since the cohort started")
     alive = _whole(table, "alive", "a count of accounts")
     has_group = group_column in table.header
-    groups: list[str | None] = (
-        list(_labels(table, group_column)) if has_group else [None] * len(table.rows)
+    groups: list[tuple[str | None, NDArray[np.intp]]] = (
+        list(_groups(_labels(table, group_column)))
+        if has_group
+        else [(None, np.arange(len(table)))]
     )
     out: list[RetentionData] = []
-    for name in dict.fromkeys(groups):
-        idx = [i for i, g in enumerate(groups) if g == name]
-        idx.sort(key=lambda i: period[i])
+    for name, rows in groups:
+        idx = rows[np.argsort(period[rows], kind="stable")]
         label = f"segment {name!r}: " if name is not None else ""
-        seen: dict[int, int] = {}
-        for i in idx:
-            if int(period[i]) in seen:
-                raise table.error(
-                    f"{label}period {period[i]} appears twice (also {table.where(seen[period[i]])})",
-                    i,
-                    "period",
-                )
-            seen[int(period[i])] = i
+        step = np.diff(period[idx])
+        repeated = np.flatnonzero(step == 0)
+        if repeated.size:
+            k = int(repeated[0])
+            i, j = int(idx[k + 1]), int(idx[k])
+            raise table.error(
+                f"{label}period {period[i]} appears twice (also {table.where(j)})", i, "period"
+            )
         first = idx[0]
         if period[first] != 0:
             raise table.error(
@@ -684,7 +772,11 @@ def read_retention(
                 first,
                 "period",
             )
-        for prev, i in itertools.pairwise(idx):
+        rises = np.diff(alive[idx]) > 0
+        broken = np.flatnonzero((step != 1) | rises)
+        if broken.size:
+            k = int(broken[0])
+            prev, i = int(idx[k]), int(idx[k + 1])
             if period[i] != period[prev] + 1:
                 raise table.error(
                     f"{label}period {period[i]} follows period {period[prev]}; periods must "
@@ -692,13 +784,12 @@ def read_retention(
                     i,
                     "period",
                 )
-            if alive[i] > alive[prev]:
-                raise table.error(
-                    f"{label}alive rises from {alive[prev]} (period {period[prev]}) to "
-                    f"{alive[i]}; a cohort can only shrink",
-                    i,
-                    "alive",
-                )
+            raise table.error(
+                f"{label}alive rises from {alive[prev]} (period {period[prev]}) to "
+                f"{alive[i]}; a cohort can only shrink",
+                i,
+                "alive",
+            )
         if alive[first] == 0:
             raise table.error(f"{label}the cohort size (period 0) is 0", first, "alive")
         counts = alive[idx]
@@ -843,26 +934,31 @@ def read_accounts(
     table.require(cols, _ACCOUNT_COLUMNS + (f" and the group column {group!r}" if group else ""))
     dur = _numbers(table, duration)
     ev = _numbers(table, event)
-    for i in range(len(table.rows)):
-        if dur[i] < 0:
+    bad_duration = dur < 0
+    bad_event = (ev != 0.0) & (ev != 1.0)
+    bad_churn = (ev == 1.0) & (dur == 0)
+    bad = np.flatnonzero(bad_duration | bad_event | bad_churn)
+    if bad.size:
+        i = int(bad[0])
+        if bad_duration[i]:
             raise table.error(f"a duration must be >= 0, got {dur[i]:g}", i, duration)
-        if ev[i] not in (0.0, 1.0):
+        if bad_event[i]:
             raise table.error(
-                f"must be 0 (still active) or 1 (churned), got {table.rows[i][_col(table, event)]!r}",
+                f"must be 0 (still active) or 1 (churned), got {table.cell(i, event)!r}",
                 i,
                 event,
             )
-        if ev[i] == 1.0 and dur[i] == 0:
-            raise table.error(
-                "a churned account needs a duration > 0 (it leaves at a renewal)", i, duration
-            )
+        raise table.error(
+            "a churned account needs a duration > 0 (it leaves at a renewal)", i, duration
+        )
     churned = ev == 1.0
     k = float(period_months)
     periods = np.where(churned, np.ceil(dur / k - 1e-9), np.floor(dur / k + 1e-9)).astype(np.int64)
-    names: list[str | None] = list(_labels(table, group)) if group else [None] * len(dur)
+    groups: list[tuple[str | None, NDArray[np.intp]]] = (
+        list(_groups(_labels(table, group))) if group else [(None, np.arange(len(dur)))]
+    )
     out = []
-    for name in dict.fromkeys(names):
-        mask = np.array([g == name for g in names])
+    for name, mask in groups:
         p, c = periods[mask], churned[mask]
         label = f"group {name!r}: " if name is not None else ""
         if not c.any():

@@ -35,6 +35,10 @@ class ScenarioError(UserInputError):
             lines.append(f"  {key}: {message}" if key else f"  {message}")
         super().__init__("\n".join(lines))
 
+    def __reduce__(self) -> tuple[type, tuple[str, list[tuple[str, str]]]]:
+        # travels intact between processes (executors send errors back pickled)
+        return (type(self), (self.source, self.problems))
+
 
 class DataError(UserInputError):
     """A data file (a CSV of accounts or a retention table) is invalid."""
@@ -42,6 +46,13 @@ class DataError(UserInputError):
 
 class CommandError(UserInputError):
     """A command-line argument is invalid."""
+
+
+class StorageError(SimlibError):
+    """Results could not be written (disk full, input/output error) although the destination was
+    usable when the run started (exit code 1). The message names the path and the reason; the
+    earlier contents of the destination are left as they were. A destination that cannot be
+    used at all (a folder that cannot be created or written) is a :class:`UserInputError`."""
 
 
 class SimulationError(SimlibError):

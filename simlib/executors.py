@@ -20,7 +20,9 @@ however many workers it has.
   cluster; without an address a :class:`distributed.LocalCluster` of ``workers`` single-threaded
   worker processes is started here and stopped by :meth:`Executor.close`. Workers of a remote
   cluster may not see this machine's disk, so with Dask the results come back to this process,
-  which writes them (``writes_on_workers`` is False).
+  which writes them (``writes_on_workers`` is False). A worker process that dies mid-task (killed,
+  out of memory) costs nothing but time: the scheduler runs its tasks again on another worker,
+  and a task that raised is retried ``DaskExecutor.retries`` times; the results are the same.
 """
 
 from __future__ import annotations
@@ -151,6 +153,8 @@ class DaskExecutor(Executor):
 
     name = "dask"
     writes_on_workers = False
+    #: times a task is re-run after an error before the error is reported
+    retries: int = 2
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         try:
@@ -199,7 +203,9 @@ class DaskExecutor(Executor):
         tasks = list(tasks)
         if not tasks:
             return
-        futures = self._client.map(fn, tasks, pure=False)
+        # a task whose worker dies is re-run elsewhere by the scheduler; ``retries`` also re-runs
+        # one that raised (a replication is a pure function of its task: same result)
+        futures = self._client.map(fn, tasks, pure=False, retries=self.retries)
         index_of = {f.key: i for i, f in enumerate(futures)}
         try:
             for future in as_completed(futures):

@@ -121,7 +121,10 @@ def run_task(task: ReplicationTask) -> ReplicationOutcome:
     """Run one task (in whatever process the executor chose).
 
     An exception raised by the simulation is caught and returned as the outcome's ``error``
-    (and stored in the cache entry), so one failing point never stops the others.
+    (and stored in the cache entry), so one failing point never stops the others. A
+    :class:`~simlib.errors.UserInputError` (a bad data file named by the scenario, say) is not
+    a failure of this replication but of the input: it propagates, so the command exits 2 with
+    its message, and nothing is stored.
     """
     missing = [name for name in task.actors if name not in ACTORS]
     if missing:
@@ -134,7 +137,7 @@ def run_task(task: ReplicationTask) -> ReplicationOutcome:
         monthly, accounts, summary, events = run_replication(
             task.scenario, task.seed, task.replication
         )
-    except (MemoryError, KeyboardInterrupt):
+    except (MemoryError, KeyboardInterrupt, UserInputError):
         raise
     except Exception as exc:
         lines = traceback.format_exception_only(type(exc), exc)

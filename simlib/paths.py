@@ -4,7 +4,7 @@
 turns everything else (path separators, control characters, spaces, markup) into ``_``; never
 returns ``.``/``..``, an empty string, a leading dot or a name longer than 100 characters; and
 appends a short hash of the original when it had to change it, so two different names never
-collide.
+collide; keeps a name under 255 bytes (the usual file-system limit) in any script.
 """
 
 from __future__ import annotations
@@ -29,19 +29,29 @@ _WINDOWS_RESERVED = {
 }
 
 
-def safe_name(name: str, max_length: int = 100) -> str:
-    """A file-name-safe form of ``name`` (see the module docstring)."""
-    text = unicodedata.normalize("NFC", str(name))
+def safe_name(name: str, max_length: int = 100, max_bytes: int = 200) -> str:
+    """A file-name-safe form of ``name`` (see the module docstring).
+
+    At most ``max_length`` characters and ``max_bytes`` bytes of UTF-8 before the hash (file
+    systems limit a name to 255 bytes, and a letter of some scripts takes 3 or 4). Any change
+    to ``name`` itself (Unicode normalization included) appends the hash of the original, so
+    two different names give two different results.
+    """
+    original = str(name)
+    text = unicodedata.normalize("NFC", original)
     cleaned = _UNSAFE.sub("_", text)
     cleaned = re.sub(r"_+", "_", cleaned).strip("._-") or "unnamed"
-    changed = cleaned != text
+    changed = cleaned != original
     if cleaned.lower() in _WINDOWS_RESERVED:
         changed = True
     if len(cleaned) > max_length:
         cleaned = cleaned[:max_length]
         changed = True
+    while len(cleaned.encode("utf-8")) > max_bytes:
+        cleaned = cleaned[:-1]
+        changed = True
     if changed:
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+        digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         cleaned = f"{cleaned}-{digest}"
     return cleaned
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import UserInputError
+from .errors import StorageError, UserInputError
 from .scenario import Scenario, scenario_hash, to_yaml
 
 __all__ = ["SimulationResult", "atomic_folder", "package_versions"]
@@ -62,14 +62,30 @@ class atomic_folder:  # noqa: N801 - used like a function in a with-statement
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise _storage_error(self.dest, exc) from exc
             return
         old = None
-        if self.dest.exists():
-            old = self.dest.with_name(f".{self.dest.name}.old-{os.getpid()}")
-            os.replace(self.dest, old)
-        os.replace(self.tmp, self.dest)
+        try:
+            if self.dest.exists():
+                old = self.dest.with_name(f".{self.dest.name}.old-{os.getpid()}")
+                os.replace(self.dest, old)
+            os.replace(self.tmp, self.dest)
+        except OSError as err:
+            if old is not None and not self.dest.exists():
+                os.replace(old, self.dest)  # put the earlier result back
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise _storage_error(self.dest, err) from err
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _storage_error(dest: Path, exc: OSError) -> StorageError:
+    reason = exc.strerror or str(exc)
+    return StorageError(
+        f"{dest}: cannot write results ({reason}); nothing was written there and what the folder "
+        "held before is unchanged"
+    )
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Each command lives in its own module of this package and registers itself in :data:`COMMANDS`
 with :func:`command`; adding a command never edits this file. Exit codes: 0 success, 2 invalid
-input (the message names the file, the key path and what is allowed), 1 anything else.
+input (the message names the file, the key path and what is allowed), 1 anything else (a full
+disk or another file-system failure while writing is reported with its path, no traceback).
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SimlibError as exc:
         print(f"simlib {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the file system refused (disk full, permissions): no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"simlib {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"simlib {args.command}: interrupted", file=sys.stderr)
         return 130

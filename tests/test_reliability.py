@@ -1,0 +1,739 @@
+"""Reliability and safety: bad input never crashes and never passes silently, nothing finished is
+lost, untrusted files stay harmless.
+
+Fuzz tests add to the "fuzzing: tried ..." line of the test summary. The long end-to-end tests
+(kills and resumes, a killed Dask worker, a rendered batch) are in ``test_reliability_kill.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import FUZZ_COUNTS
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import simlib
+from simlib.batch import BatchError, load_batch
+from simlib.cache import ResultCache
+from simlib.calibrate import fit_retention, read_accounts, read_retention
+from simlib.errors import DataError, ScenarioError, StorageError, UserInputError
+from simlib.model.book_import import read_book
+from simlib.paths import safe_name, within
+from simlib.results import SimulationResult
+from simlib.scenario import _DEFAULTS, _owner_model, load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["population.initial_accounts=60", "horizon_months=6"]
+FUZZ = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The scenario loader: misspellings, non-finite and huge numbers, empty files, language tags
+
+
+def _leaf_keys(doc: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """(parent path, key) of every key of the defaults."""
+    out = []
+    for k, v in doc.items():
+        out.append((prefix, k))
+        if isinstance(v, dict):
+            out += _leaf_keys(v, f"{prefix}{k}.")
+    return out
+
+
+def _set(doc: dict, dotted: str, value: object) -> dict:
+    node = doc
+    parts = dotted.split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
+    return doc
+
+
+def _is_field(parent: str, key: str) -> bool:
+    """True when ``key`` is a field name (not a name the user chooses, such as a segment's)."""
+    owner = _owner_model((*(p for p in parent.split(".") if p), key))
+    return owner is not None and key in owner.model_fields
+
+
+KEYS = [(p, k) for p, k in _leaf_keys(_DEFAULTS) if len(k) >= 5 and _is_field(p, k)]
+NUMERIC = [
+    "horizon_months",
+    "population.initial_accounts",
+    "acquisition.new_accounts_per_month",
+    "contracts.annual_share",
+    "churn.monthly.alpha",
+    "churn.monthly.beta",
+    "churn.satisfaction_effect",
+    "economics.gross_margin",
+    "economics.annual_discount_rate",
+]
+
+
+@FUZZ
+@given(key=st.sampled_from(KEYS), data=st.data())
+def test_misspelled_keys_name_the_path_and_suggest_the_closest(key, data):
+    parent, name = key
+    pos = data.draw(st.integers(0, len(name) - 1))
+    kind = data.draw(st.sampled_from(["drop", "double", "swap"]))
+    if kind == "drop":
+        typo = name[:pos] + name[pos + 1 :]
+    elif kind == "double":
+        typo = name[:pos] + name[pos] + name[pos:]
+    else:
+        pos = min(pos, len(name) - 2)
+        typo = name[:pos] + name[pos + 1] + name[pos] + name[pos + 2 :]
+    owner = _owner_model((*(p for p in parent.split(".") if p), name))
+    assert owner is not None
+    siblings = set(owner.model_fields)
+    assume(typo not in siblings)
+    FUZZ_COUNTS["misspelled scenario keys"] += 1
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(_set({}, f"{parent}{typo}", 1))
+    text = str(info.value)
+    assert f"{parent}{typo}: unknown key" in text
+    suggestion = re.search(r"did you mean '([^']+)'\?", text)
+    assert suggestion is not None, text
+    assert suggestion.group(1) in siblings
+
+
+@FUZZ
+@given(
+    key=st.sampled_from(NUMERIC),
+    value=st.sampled_from(
+        [".nan", ".inf", "-.inf", "1e400", "-1e400", "10" * 200, "1e308", "-1", "ten", "[1]", "{}"]
+    ),
+)
+def test_non_finite_and_huge_numbers_are_refused_naming_the_key(key, value):
+    FUZZ_COUNTS["non-finite and huge numbers"] += 1
+    try:
+        scenario = load_scenario("textbook", [*SMALL, f"{key}={value}"])
+    except ScenarioError as exc:
+        assert any(k == key for k, _ in exc.problems), exc
+        return
+    # a finite value that happens to be allowed (say a large beta): finite figures
+    numbers = scenario.model_dump(mode="json")
+    assert "nan" not in json.dumps(numbers).lower()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   \n", "# only a comment\n", "---\n", "null\n", "~\n", "[]\n", "42\n", "'text'\n"],
+)
+def test_empty_and_non_mapping_files_are_refused_naming_the_file(tmp_path, text):
+    FUZZ_COUNTS["empty or non-mapping files"] += 1
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError, match=re.escape(str(path))):
+        load_scenario(path)
+
+
+TAGS = [
+    "!!python/object/apply:os.system ['touch {marker}']",
+    "!!python/object/new:subprocess.check_output [['touch', '{marker}']]",
+    "!!python/name:os.system",
+    "!!python/module:os",
+    "!!python/object:simlib.scenario.Scenario {{}}",
+    "!ruby/object:Gem::Installer {{}}",
+]
+
+
+@pytest.mark.parametrize("tag", TAGS)
+def test_language_tags_are_rejected_and_never_run(tmp_path, run_cli, tag):
+    FUZZ_COUNTS["YAML language tags"] += 1
+    marker = tmp_path / "ran"
+    value = tag.format(marker=marker)
+    scenario = tmp_path / "tagged.yaml"
+    scenario.write_text(f"extends: textbook\nname: {value}\n", encoding="utf-8")
+    code, _, err = run_cli("validate", str(scenario))
+    assert code == 2 and str(scenario) in err
+    assert "Traceback" not in err
+    code, _, err = run_cli("validate", "textbook", "--set", f"name={value}")
+    assert code == 2 and "--set name" in err
+    batch = tmp_path / "batch.yaml"
+    batch.write_text(f"name: {value}\nscenarios: [{{scenario: textbook}}]\n", encoding="utf-8")
+    with pytest.raises(BatchError, match=re.escape(str(batch))):
+        load_batch(batch)
+    assert not marker.exists()
+    if "python" in tag:
+        with pytest.raises(ScenarioError, match="language-specific YAML tags"):
+            load_scenario(scenario)
+
+
+# --------------------------------------------------------------------------------------------
+# Extreme but valid parameters
+
+
+def _check_reconciled(res: SimulationResult) -> None:
+    """Finite figures; the MRR waterfall and the account flow reconcile in every replication."""
+    m = res.monthly
+    numbers = m.drop(columns=["scenario", "mean_satisfaction"]).to_numpy(dtype=float)
+    assert np.isfinite(numbers).all()
+    for _, g in m.groupby("replication"):
+        flows = g["new_mrr"] + g["expansion_mrr"] - g["contraction_mrr"] - g["churned_mrr"]
+        np.testing.assert_allclose(
+            g["mrr"].iloc[1:].to_numpy(), (g["mrr"].shift(1) + flows).iloc[1:].to_numpy()
+        )
+        active = g["active_accounts"].to_numpy()
+        initial = active[0]
+        expected = initial + g["new_accounts"].cumsum() - g["churned_accounts"].cumsum()
+        np.testing.assert_array_equal(active, expected.to_numpy())
+    s = res.summary
+    totals = ["accounts", "revenue", "cs_cost", "offer_cost", "net_value"]
+    assert np.isfinite(s[totals].to_numpy(dtype=float)).all()
+    # a ratio is undefined (NaN) only when its denominator is zero: no account at all, or none
+    # at month 0 for arpa_start; GRR/NRR need 13 months of history
+    opening = m[m["month"] == 0].set_index("replication")["active_accounts"]
+    for _, row in s.iterrows():
+        ratios = ["ltv_mean", "logo_churn_monthly", "revenue_churn_monthly", "arpa_end"]
+        finite = {c: math.isfinite(row[c]) for c in [*ratios, "arpa_start"]}
+        if row["accounts"] > 0:
+            assert all(finite[c] for c in ratios), row
+        assert finite["arpa_start"] == (opening[row["replication"]] > 0), row
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["churn.monthly.alpha=0.01", "churn.monthly.beta=1000", "horizon_months=600"],
+        ["contracts.annual_share=1", "horizon_months=600", "churn.annual.alpha=0.01"],
+        ["population.initial_accounts=0", "horizon_months=600"],
+        ["population.initial_accounts=0", "acquisition.new_accounts_per_month=0"],
+        ["churn.monthly.alpha=1000", "churn.monthly.beta=0.01", "horizon_months=60"],
+    ],
+    ids=["alpha-0.01-beta-1000", "all-annual", "zero-accounts", "empty-business", "all-churn"],
+)
+def test_extreme_but_valid_parameters_reconcile(overrides):
+    res = simlib.simulate(
+        "b2b_saas",
+        replications=2,
+        seed=3,
+        overrides=[
+            "population.initial_accounts=40",
+            "acquisition.new_accounts_per_month=2",
+            *overrides,
+        ],
+        workers=1,
+    )
+    _check_reconciled(res)
+
+
+# --------------------------------------------------------------------------------------------
+# CSV files: customer books and retention tables
+
+
+BOOK_HEADER = ["id", "segment", "plan", "mrr", "contract", "tenure_months", "satisfaction"]
+
+
+def _book_rows(n: int = 12) -> list[list[str]]:
+    scenario = load_scenario("b2b_saas")
+    segments = scenario.segment_table()
+    names = list(segments)
+    rows = []
+    for i in range(n):
+        seg = names[i % len(names)]
+        plan = list(segments[seg].plans)[i % len(segments[seg].plans)]
+        rows.append(
+            [
+                f"acct-{i}",
+                seg,
+                plan if i % 3 else "",
+                "" if i % 3 == 1 else str(100 + 7 * i),
+                "annual" if i % 4 == 0 else "monthly",
+                str(i * 2),
+                "" if i % 2 else f"{(i % 10) / 10:.1f}",
+            ]
+        )
+    return rows
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+cells = st.one_of(
+    st.sampled_from(
+        ["", " ", "nan", "NaN", "inf", "-inf", "1e400", "-1", "-0", "0", "1.5", "10001", "2.5"]
+    ),
+    st.sampled_from(["monthly", "ANNUAL", "weekly", "smb", "enterprise", "acct-0", "acct-1"]),
+    st.integers(-(10**20), 10**20).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+        max_size=12,
+    ),
+)
+
+
+@settings(FUZZ, max_examples=250)
+@given(row=st.integers(0, 11), column=st.integers(0, len(BOOK_HEADER) - 1), value=cells)
+def test_book_csv_bad_cell_is_named_or_the_book_is_sound(tmp_path, row, column, value):
+    FUZZ_COUNTS["CSV cells (customer books)"] += 1
+    rows = _book_rows()
+    rows[row][column] = value
+    path = _write_csv(tmp_path / "book.csv", BOOK_HEADER, rows)
+    scenario = load_scenario("b2b_saas")
+    try:
+        book = read_book(path, scenario)
+    except DataError as exc:
+        text = str(exc)
+        assert text.startswith(f"{path}: "), text
+        # the only changed row is named: its own line, or the row it now repeats an id of
+        assert f"line {row + 2} " in text or f"also line {row + 2} " in text, text
+        assert "column" in text or "plan or an mrr" in text, text
+        return
+    assert len(book) == 12
+    for arr in (book.size, book.mrr):
+        assert np.isfinite(arr).all() and (arr >= 0).all()
+    sat = book.satisfaction[~np.isnan(book.satisfaction)]
+    assert ((sat >= 0) & (sat <= 1)).all()
+
+
+RETENTION = [["0", "1000"], ["1", "800"], ["2", "690"], ["3", "610"], ["4", "560"], ["5", "520"]]
+
+
+@settings(FUZZ, max_examples=200)
+@given(row=st.integers(0, 5), column=st.integers(0, 1), value=cells)
+def test_retention_csv_bad_cell_is_named_or_the_fit_is_finite(tmp_path, row, column, value):
+    FUZZ_COUNTS["CSV cells (retention tables)"] += 1
+    rows = [list(r) for r in RETENTION]
+    rows[row][column] = value
+    path = _write_csv(tmp_path / "retention.csv", ["period", "alive"], rows)
+    try:
+        fits = fit_retention(path)
+    except DataError as exc:
+        text = str(exc)
+        assert text.startswith(f"{path}: "), text
+        lines = [int(n) for n in re.findall(r"line (\d+)", text)]
+        assert all(2 <= n <= 7 for n in lines), text
+        assert "column 'period'" in text or "column 'alive'" in text, text
+        return
+    for fit in fits:
+        assert all(math.isfinite(v) for v in (fit.alpha, fit.beta, fit.log_likelihood))
+
+
+@settings(FUZZ, max_examples=120)
+@given(data=st.binary(max_size=400))
+def test_binary_junk_csv_is_refused_with_a_data_error(tmp_path, data):
+    FUZZ_COUNTS["binary CSV files"] += 1
+    path = tmp_path / "junk.csv"
+    path.write_bytes(data)
+    for read in (
+        read_retention,
+        lambda p: read_accounts(p, "duration", "event"),
+        lambda p: read_book(p, load_scenario("textbook")),
+    ):
+        try:
+            read(path)
+        except DataError as exc:
+            assert str(exc).startswith(f"{path}: ")
+
+
+def test_bad_rows_name_line_column_and_what_is_allowed(tmp_path):
+    rows = _book_rows()
+    rows[4][4] = "weekly"
+    path = _write_csv(tmp_path / "book.csv", BOOK_HEADER, rows)
+    with pytest.raises(DataError) as info:
+        read_book(path, load_scenario("b2b_saas"))
+    assert str(info.value) == (
+        f"{path}: line 6 (data row 5): column 'contract': must be 'monthly' or 'annual', "
+        "got 'weekly'"
+    )
+    rows = [list(r) for r in RETENTION]
+    rows[3][1] = "-5"
+    path = _write_csv(tmp_path / "retention.csv", ["period", "alive"], rows)
+    with pytest.raises(DataError, match=r"line 5 \(data row 4\): column 'alive': must be >= 0"):
+        read_retention(path)
+    path = _write_csv(tmp_path / "accounts.csv", ["duration", "event"], [["3", "1"], ["2", "yes"]])
+    with pytest.raises(DataError, match=r"line 3 \(data row 2\): column 'event': not a number"):
+        read_accounts(path, "duration", "event")
+
+
+_MEMORY_SCRIPT = """
+import resource, sys
+from pathlib import Path
+import simlib
+from simlib.calibrate import read_accounts
+from simlib.model.book_import import read_book
+
+
+def status(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+# The peak a process inherits from its parent (on fork) is reset where Linux allows it.
+try:
+    Path("/proc/self/clear_refs").write_text("5")
+    base = status("VmRSS")
+except OSError:
+    base = None
+if base is None:
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+if sys.argv[1] == "book":
+    n = len(read_book(sys.argv[2], simlib.load_scenario("textbook")))
+else:
+    n = sum(d.periods.size for d in read_accounts(sys.argv[2], "tenure", "churned", "segment"))
+peak = status("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(n, peak - base)
+"""
+
+
+def _big_csv(path: Path, kind: str, n: int) -> int:
+    """A CSV of ``n`` rows; returns its number of cells."""
+    rng = np.random.default_rng(0)
+    tenure = rng.integers(0, 60, n)
+    annual = rng.random(n) < 0.3
+    if kind == "book":
+        frame = pd.DataFrame(
+            {
+                "id": pd.RangeIndex(n).map("acct-{}".format),
+                "plan": "standard",
+                "contract": np.where(annual, "annual", "monthly"),
+                "tenure_months": tenure,
+                "satisfaction": rng.random(n).round(3),
+            }
+        )
+    else:
+        frame = pd.DataFrame(
+            {
+                "tenure": tenure + 1,
+                "churned": annual.astype(int),
+                "segment": np.where(np.arange(n) % 3 == 0, "enterprise", "smb"),
+            }
+        )
+    frame.to_csv(path, index=False)
+    return frame.size
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["book", "accounts"])
+def test_a_million_row_csv_loads_in_bounded_memory(tmp_path, kind):
+    """Peak memory added by reading (measured in a fresh process) stays below 60 bytes a cell
+    plus 60 MB: about 360 MB for the book's 5 million cells, where keeping one Python string
+    per cell took over 650 MB."""
+    n = 1_000_000
+    path = tmp_path / f"{kind}.csv"
+    cell_count = _big_csv(path, kind, n)
+    done = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, kind, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rows, added = (int(x) for x in done.stdout.split())
+    assert rows == n and added > 0
+    bound = 60 * cell_count + 60 * 2**20
+    print(
+        f"{kind}: {n:,} rows, {path.stat().st_size / 2**20:.0f} MB file, peak +{added / 2**20:.0f} MB"
+    )
+    assert added < bound, f"peak memory grew by {added / 2**20:.0f} MB (bound {bound / 2**20:.0f})"
+
+
+# --------------------------------------------------------------------------------------------
+# A bad data file named by a scenario is bad input (exit 2), not a failed replication
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_bad_book_during_a_run_exits_2_with_the_message(tmp_path, run_cli, workers):
+    rows = _book_rows()
+    rows[2][5] = "-3"
+    book = _write_csv(tmp_path / "book.csv", BOOK_HEADER, rows)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        f"extends: b2b_saas\nhorizon_months: 6\npopulation: {{from_csv: {book}}}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, _, err = run_cli(
+        "run", str(scenario), "-q", "-r", "2", "--workers", workers, "--out", str(out)
+    )
+    assert code == 2, err
+    assert f"{book}: line 4 (data row 3): column 'tenure_months'" in err
+    assert "replication" not in err and "Traceback" not in err
+    assert not out.exists()
+    with pytest.raises(DataError, match="tenure_months"):
+        simlib.simulate(str(scenario), replications=2, workers=1, cache=tmp_path / "cache")
+    assert not list((tmp_path / "cache").rglob("rep-*"))  # nothing stored for bad input
+
+
+# --------------------------------------------------------------------------------------------
+# Nothing finished is lost: atomic result folders, a full disk, an unwritable folder
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def _fail_after(monkeypatch, calls: int, err: int = errno.ENOSPC) -> None:
+    """Make the ``calls``-th table write (Parquet or CSV) and every later one fail as a full
+    disk does."""
+    count = {"n": 0}
+
+    def failing(original):
+        def write(self, path=None, *args, **kwargs):
+            count["n"] += 1
+            if count["n"] >= calls:
+                raise OSError(err, os.strerror(err), str(path))
+            return original(self, path, *args, **kwargs)
+
+        return write
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", failing(pd.DataFrame.to_parquet))
+    monkeypatch.setattr(pd.DataFrame, "to_csv", failing(pd.DataFrame.to_csv))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "textbook", "-r", "2"],
+        ["compare", "textbook", "b2b_saas", "-r", "2"],
+        ["sweep", "textbook", "--grid", "churn.monthly.alpha=0.5,1"],
+    ],
+    ids=["run", "compare", "sweep"],
+)
+def test_full_disk_exits_1_naming_the_folder_and_keeps_earlier_results(
+    tmp_path, run_cli, monkeypatch, command
+):
+    out = tmp_path / "out"
+    args = [*command, "-q", "--workers", "1", "--no-cache", "--set", SMALL[0], "--set", SMALL[1]]
+    code, _, err = run_cli(*args, "--out", str(out))
+    assert code == 0, err
+    before = _snapshot(out)
+    assert "manifest.json" in before
+    for calls in (1, 2):
+        with monkeypatch.context() as m:
+            _fail_after(m, calls)
+            code, _, err = run_cli(*args, "--seed", "9", "--out", str(out))
+        assert code == 1, err
+        assert str(out) in err and "No space left on device" in err
+        assert "Traceback" not in err
+        assert _snapshot(out) == before  # the earlier result, untouched
+        assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folder left
+
+
+def test_storage_error_from_the_library(tmp_path, monkeypatch):
+    res = simlib.simulate("textbook", overrides=SMALL, workers=1)
+    _fail_after(monkeypatch, 3)
+    with pytest.raises(StorageError, match=re.escape(str(tmp_path / "r"))) as info:
+        res.write(tmp_path / "r")
+    assert info.value.exit_code == 1
+    assert not (tmp_path / "r").exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="running as root: permissions do not stop writes (the full-disk test covers this)",
+)
+def test_unwritable_reports_folder_exits_2_and_keeps_earlier_results(tmp_path, run_cli):
+    reports = tmp_path / "reports"
+    out = reports / "run"
+    sets = ["--set", SMALL[0], "--set", SMALL[1]]
+    code, _, err = run_cli("run", "textbook", "-q", *sets, "--out", str(out))
+    assert code == 0, err
+    before = _snapshot(out)
+    reports.chmod(0o555)
+    try:
+        code, _, err = run_cli("run", "textbook", "-q", "--seed", "2", *sets, "--out", str(out))
+        assert code == 2 and str(reports) in err and "Traceback" not in err
+        batch = str(ROOT / "data" / "batches" / "ci.yaml")
+        code, _, err = run_cli("batch", batch, "-q", "--out", str(reports / "batch"))
+        assert code == 2 and str(reports / "batch") in err
+    finally:
+        reports.chmod(0o755)
+    assert _snapshot(out) == before
+
+
+def test_a_folder_without_manifest_is_never_read_as_a_result(tmp_path):
+    res = simlib.simulate("textbook", overrides=SMALL, workers=1)
+    folder = res.write(tmp_path / "done")
+    (folder / "manifest.json").unlink()
+    with pytest.raises(UserInputError, match=r"no manifest\.json"):
+        SimulationResult.read(folder)
+
+
+def test_cache_ignores_half_written_entries(tmp_path):
+    """A worker killed while storing leaves only a temporary folder; it is never read back."""
+    cache = ResultCache(tmp_path / "cache")
+    scenario = load_scenario("textbook", SMALL)
+    reference = simlib.simulate(scenario, replications=2, seed=4, workers=1)
+    cache.prepare(scenario, 4)
+    entry = cache.entry_path(scenario, 4, 1)
+    junk = entry.with_name(f".{entry.name}.tmp-123-abc")
+    junk.mkdir(parents=True)
+    (junk / "summary.parquet").write_bytes(b"not parquet at all")
+    assert cache.get(scenario, 4, 1) is None
+    again = simlib.simulate(scenario, replications=2, seed=4, workers=1, cache=cache)
+    pd.testing.assert_frame_equal(again.monthly, reference.monthly, check_exact=True)
+    assert not any(
+        p.suffix == ".pkl" or "pickle" in p.name for p in (tmp_path / "cache").rglob("*")
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Untrusted files stay harmless
+
+
+_DANGEROUS = re.compile(
+    r"\b(pickle|cPickle|dill|cloudpickle|marshal|shelve)\b|(?<![\w.])(eval|exec)\(|yaml\.(unsafe_)?load\("
+    r"|Loader=yaml\.(Unsafe|Full)?Loader"
+)
+
+
+def test_no_pickle_eval_or_unsafe_yaml_on_user_input():
+    """Grep the package: no pickle/eval/exec, and the one yaml.load uses the safe loader."""
+    hits = []
+    for path in sorted((ROOT / "simlib").rglob("*.py")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if _DANGEROUS.search(code) and "Loader=_UniqueKeyLoader" not in code:
+                hits.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert hits == []
+    loader = simlib.scenario._UniqueKeyLoader
+    import yaml
+
+    assert issubclass(loader, yaml.SafeLoader)
+
+
+PARAMETER_NOTEBOOK = {
+    "cells": [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "p",
+            "metadata": {"tags": ["parameters"]},
+            "outputs": [],
+            "source": 'value = "default"\nitems = []\noutput_dir = "."',
+        },
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "w",
+            "metadata": {},
+            "outputs": [],
+            "source": "import json, pathlib\n"
+            "pathlib.Path(output_dir, 'seen.json').write_text(json.dumps("
+            "{'value': value, 'items': items, 'type': type(value).__name__}))",
+        },
+    ],
+    "metadata": {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+INJECTIONS = [
+    '"; import os; os.system("touch {marker}") #',
+    "'; import os; os.system('touch {marker}') #",
+    '"""\nimport os\nos.system("touch {marker}")\n"""',
+    "\\\"; __import__('os').system('touch {marker}')\n#",
+    "x'''\n__import__('os').system('touch {marker}')\n'''",
+]
+
+
+def test_notebook_parameters_cannot_inject_code(tmp_path):
+    from simlib.batch import ensure_kernel, execute_notebook
+
+    source = tmp_path / "params.ipynb"
+    source.write_text(json.dumps(PARAMETER_NOTEBOOK), encoding="utf-8")
+    marker = tmp_path / "injected"
+    values = [s.format(marker=marker) for s in INJECTIONS]
+    out = tmp_path / "out"
+    out.mkdir()
+    execute_notebook(
+        source,
+        out / "params.ipynb",
+        {"value": values[0], "items": values[1:], "output_dir": str(out)},
+        ensure_kernel(),
+        out,
+        timeout=120,
+    )
+    seen = json.loads((out / "seen.json").read_text(encoding="utf-8"))
+    assert seen == {"value": values[0], "items": values[1:], "type": "str"}
+    assert not marker.exists()
+
+
+names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=300
+) | st.sampled_from(
+    ["..", ".", "../../etc/passwd", "/etc/passwd", "C:\\Windows", "con", "NUL", "a/../b", "\x00",
+     "e\u0301", "\u00e9", "解約率" * 80, " ", "-", "._-"]
+)  # fmt: skip
+
+
+@settings(FUZZ, max_examples=400)
+@given(a=names, b=names)
+def test_safe_name_stays_inside_is_deterministic_and_keeps_names_apart(tmp_path, a, b):
+    FUZZ_COUNTS["file names"] += 1
+    for name in (a, b):
+        out = safe_name(name)
+        assert out and out == safe_name(name)
+        assert out not in (".", "..") and not out.startswith(".")
+        assert "/" not in out and "\\" not in out and "\x00" not in out
+        assert not any(ord(c) < 32 or ord(c) == 127 for c in out)
+        assert len(out.encode("utf-8")) <= 255
+        path = within(tmp_path, name)
+        assert path.parent == tmp_path.resolve()
+    if a != b:
+        assert safe_name(a) != safe_name(b)
+    reserved = a.lower() in {"con", "prn", "aux", "nul"} or a.lower()[:3] in ("com", "lpt")
+    if a.isalnum() and not reserved and len(a) <= 100 and len(a.encode()) <= 200:
+        assert safe_name(a) == a  # letters of any script are kept as they are
+
+
+def test_safe_name_paths_are_creatable(tmp_path):
+    # the same letter composed and decomposed: two names, two folders
+    assert safe_name("e\u0301") != safe_name("\u00e9") == "\u00e9"
+    for name in ["解約率" * 80, "e\u0301", "../../x", "a" * 500, "😀" * 90]:
+        folder = within(tmp_path, name)
+        folder.mkdir()
+        assert folder.parent == tmp_path.resolve()
+
+
+def test_names_are_html_escaped_in_the_index(tmp_path):
+    """The index escapes a hostile scenario name; the batch test covers the full batch."""
+    from simlib.reports import render_index
+
+    text = render_index(
+        title="<b>t</b>",
+        batch_name="x",
+        description="<img src=x onerror=alert(1)>",
+        generated="now",
+        replications=1,
+        seed=0,
+        scenarios=[{"name": "<script>alert(1)</script>", "ok": True, "cells": [], "links": []}],
+        metrics=[],
+        batch_reports=[],
+        charts=[],
+        failures=[],
+        parameters="name: '<script>'",
+        versions={},
+    )
+    assert "<script>alert(1)" not in text and "<img src=x" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
