@@ -21,6 +21,7 @@ from .errors import (
     UserInputError,
 )
 from .experiment import intervals, run_replication, simulate
+from .lab import LabExperiment, decompose_revenue, dose_response, run_intervention
 from .results import SimulationResult
 from .scenario import Scenario, load_scenario, preset_names, to_yaml
 from .stats import Interval, mean_ci
@@ -34,6 +35,7 @@ __all__ = [
     "ComparisonResult",
     "DataError",
     "Interval",
+    "LabExperiment",
     "Scenario",
     "ScenarioError",
     "SimlibError",
@@ -42,11 +44,14 @@ __all__ = [
     "SimulationResult",
     "UserInputError",
     "compare",
+    "decompose_revenue",
+    "dose_response",
     "intervals",
     "load_scenario",
     "mean_ci",
     "preset_names",
     "register_actor",
+    "run_intervention",
     "run_replication",
     "simulate",
     "to_yaml",

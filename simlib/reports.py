@@ -171,47 +171,15 @@ def comparison_from_results(
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Paired comparison of each finished result against the first, as ``simlib.compare``
-    computes it (same seed: common random numbers).
+    computes it (same seed: common random numbers): :func:`simlib.compare.comparison_table`
+    with each result named by its scenario's name.
 
-    Replication ``r`` of a scenario is paired with replication ``r`` of the baseline; the paired
-    interval is the Student-t interval of the differences, the unpaired half-width Welch's.
     Columns: :data:`COMPARISON_COLUMNS`, one row per (scenario other than the baseline, metric).
     """
-    from .compare import METRICS as COMPARED
-    from .compare import paired_interval, replication_metrics, welch_interval
+    from .compare import comparison_table
 
     items = list(results.values()) if isinstance(results, Mapping) else list(results)
-    if len(items) < 2:
-        return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
-    frames = [replication_metrics(r).set_index("replication").sort_index() for r in items]
-    chosen = list(metrics or COMPARED)
-    base = frames[0]
-    rows = []
-    for res, frame in zip(items[1:], frames[1:], strict=True):
-        common = base.index.intersection(frame.index)
-        for metric in chosen:
-            a = base.loc[common, metric].to_numpy(dtype=np.float64)
-            b = frame.loc[common, metric].to_numpy(dtype=np.float64)
-            paired = paired_interval(a, b, level)
-            welch = welch_interval(a, b, level)
-            base_mean = float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")
-            rows.append(
-                {
-                    "scenario": res.scenario.name,
-                    "metric": metric,
-                    "baseline_mean": base_mean,
-                    "mean": float(np.nanmean(b)) if np.isfinite(b).any() else float("nan"),
-                    "difference": paired.mean,
-                    "paired_ci_low": paired.low,
-                    "paired_ci_high": paired.high,
-                    "paired_half_width": paired.half_width,
-                    "unpaired_half_width": welch.half_width,
-                    "relative_change": paired.mean / base_mean
-                    if base_mean and np.isfinite(base_mean)
-                    else float("nan"),
-                }
-            )
-    return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    return comparison_table(items, metrics, level)
 
 
 def figure_data_uri(fig: Any, close: bool = True) -> str:
@@ -616,11 +584,7 @@ def run_comparison(
 
 def shifted_fit_overrides(scenario: Any, shift: float) -> list[str]:
     """Overrides that raise every segment's mean product fit (0-1 scale) by ``shift``, keeping
-    each fit Beta's ``beta``: satisfaction then drifts toward a higher level."""
-    out = []
-    for name, seg in scenario.segment_table().items():
-        fit = seg.fit or scenario.satisfaction.fit
-        target = min(max(fit.mean + shift, 0.01), 0.99)
-        alpha = target * fit.beta / (1 - target)
-        out.append(f"population.segments.{name}.fit.alpha={alpha:.6g}")
-    return out
+    each fit Beta's ``beta`` (see :func:`simlib.lab.shifted_fit_overrides`)."""
+    from .lab import shifted_fit_overrides as shifted
+
+    return shifted(scenario, shift)

@@ -271,6 +271,15 @@ class Satisfaction(_Strict):
     volatility: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
         default=0.3, description="standard deviation of the monthly logit noise"
     )
+    uplift: Annotated[float, Field(ge=-0.9, le=0.9)] = Field(
+        default=0.0,
+        description=(
+            "sustained rise of the level satisfaction drifts to, above the account's product "
+            "fit (0-1 scale; the level is fit + uplift, kept inside (0.001, 0.999)): a "
+            "satisfaction programme that lifts every account without changing who the "
+            "customers are; 0 = none (see simlib.lab)"
+        ),
+    )
 
 
 class Champion(_Strict):
@@ -810,6 +819,19 @@ class Loyalty(_Strict):
         return self
 
 
+class Reporting(_Strict):
+    """Extra figures recorded during a run (they change no outcome, only the tables)."""
+
+    opening_cohort: bool = Field(
+        default=False,
+        description=(
+            "record each month the opening book's (accounts alive at month 0) accounts alive "
+            "and revenue by segment, as monthly columns opening_accounts.SEGMENT and "
+            "opening_revenue.SEGMENT (currency per month); used by simlib.lab"
+        ),
+    )
+
+
 class Economics(_Strict):
     """Margin, discounting and currency."""
 
@@ -843,6 +865,7 @@ class Scenario(_Strict):
     budget: Budget = Field(default_factory=Budget)
     loyalty: Loyalty = Field(default_factory=Loyalty)
     economics: Economics = Field(default_factory=Economics)
+    reporting: Reporting = Field(default_factory=Reporting)
 
     @model_validator(mode="after")
     def _check_offer_names(self) -> Scenario:
@@ -1133,7 +1156,7 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
 
 
 def _dict_value_model(annotation: Any) -> type[BaseModel] | None:
-    for arg in getattr(annotation, "__args__", ()) or ():
+    for arg in (annotation, *(getattr(annotation, "__args__", ()) or ())):
         if getattr(arg, "__origin__", None) is dict:
             value = arg.__args__[1]
             if isinstance(value, type) and issubclass(value, BaseModel):
@@ -1152,17 +1175,17 @@ def _owner_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         field = model.model_fields.get(part) if isinstance(part, str) else None
         if field is None:
             return None
-        inner = _inner_model(field.annotation)
-        if inner is not None:
-            model = inner
-            i += 1
-            continue
         value_model = _dict_value_model(field.annotation)
         if value_model is not None:
             model = value_model
             i += 2  # skip the dict key
             if i >= len(loc):
                 return None
+            continue
+        inner = _inner_model(field.annotation)
+        if inner is not None:
+            model = inner
+            i += 1
             continue
         return None
     return model

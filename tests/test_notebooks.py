@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 
 import simlib
@@ -100,15 +99,36 @@ def test_policy_comparison(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_satisfaction_vs_arpu(tmp_path: Path) -> None:
-    out = _run("satisfaction_vs_arpu", tmp_path, satisfaction_shift=0.15)
-    base = _scenario()
-    shifted = simlib.load_scenario(base, reports.shifted_fit_overrides(base, 0.15))
-    a = simlib.simulate(base, replications=REPS, seed=SEED).summary
-    b = simlib.simulate(shifted, replications=REPS, seed=SEED).summary
-    for metric in ("arpa_end", "ltv_mean", "logo_churn_monthly", "mean_satisfaction"):
-        expected = float(np.mean(b[metric].to_numpy() - a[metric].to_numpy()))
-        assert out["differences"][metric]["difference"] == pytest.approx(expected, rel=1e-9)
-    assert out["differences"]["mean_satisfaction"]["difference"] > 0
+    from simlib import lab
+
+    conditions = ["B2B, no gates", "B2B, approvals + budget cycle"]
+    out = _run(
+        "satisfaction_vs_arpu",
+        tmp_path,
+        dose=0.15,
+        doses=[0.1, 0.2],
+        conditions=conditions,
+        churn_betas=[20, 99],
+    )
+    exp = lab.run_intervention("b2b_saas", 0.15, REPS, SEED, SMALL)
+    for r in exp.table.itertuples():
+        got = out["differences"][r.metric]
+        assert got["difference"] == pytest.approx(r.difference, rel=1e-9, abs=1e-12), r.metric
+        assert got["ci_low"] == pytest.approx(r.ci_low, rel=1e-9, abs=1e-12), r.metric
+    assert out["differences"]["mean_satisfaction"]["ci_low"] > 0
+    # the decomposition adds up, and the verdict is the library's text for these numbers
+    parts = out["decomposition"]
+    total = parts["retention"]["mean"] + parts["expansion"]["mean"]
+    assert parts["total"]["mean"] == pytest.approx(total, rel=1e-9, abs=1e-6)
+    assert parts["expansion"]["mean"] == pytest.approx(
+        parts["mix"]["mean"] + parts["within"]["mean"], rel=1e-9, abs=1e-6
+    )
+    assert out["verdict"] == exp.verdict()
+    assert set(out["naive_vs_causal"]) == {"naive", "causal", "naive_minus_causal"}
+    assert sorted({r["dose"] for r in out["dose_response"]}) == [0.1, 0.15, 0.2]
+    assert list(out["conditions"]) == conditions
+    assert [r["beta"] for r in out["churn_floor"]] == [20, 99]
+    assert out["cs_roi"]["cs_cost"]["mean"] > 0
 
 
 @pytest.mark.slow

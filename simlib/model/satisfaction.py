@@ -3,6 +3,8 @@
 Each month, for every account alive, in logit space (so satisfaction stays inside (0, 1)):
 ``z <- z + reversion x (logit(fit) - z) + volatility x eps``, ``eps ~ N(0, 1)`` keyed by account
 and month (stream ``satisfaction``). This is an Ornstein-Uhlenbeck process sampled monthly.
+With ``satisfaction.uplift = u`` the level is ``fit + u`` (clipped to (0.001, 0.999)) instead of
+``fit``: satisfaction is raised without changing the fit that the churn link measures it against.
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ class SatisfactionActor(Actor):
             return
         z = logit(book.satisfaction[rows])
         z *= 1.0 - cfg.reversion
-        z += cfg.reversion * book.fit_logit[rows]
+        if cfg.uplift:  # a satisfaction programme: drift toward fit + uplift (simlib.lab)
+            level = np.clip(book.fit[rows] + cfg.uplift, 1e-3, 1 - 1e-3)
+            z += cfg.reversion * logit(level)
+        else:
+            z += cfg.reversion * book.fit_logit[rows]
         if cfg.volatility > 0:
             noise = self.sim.streams.normal("satisfaction", book.key[rows], month)
             noise *= cfg.volatility
