@@ -40,6 +40,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import UserInputError
+from .paths import write_text_atomic
 from .scenario import Scenario, scenario_hash, to_yaml
 
 __all__ = [
@@ -153,7 +154,7 @@ class ResultCache:
             seed_dir.mkdir(parents=True, exist_ok=True)
             readable = folder / "scenario.yaml"
             if not readable.exists():
-                _write_text_atomic(readable, to_yaml(scenario))
+                write_text_atomic(readable, to_yaml(scenario))
         except OSError as exc:
             raise UserInputError(
                 f"{self.root}: cannot use this cache folder ({exc.strerror}); give another with "
@@ -202,15 +203,4 @@ def write_entry(
             shutil.rmtree(tmp, ignore_errors=True)  # stored by someone else meanwhile
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
         raise

@@ -43,8 +43,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +56,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, digamma, polygamma
 
 from .errors import DataError
+from .paths import write_text_atomic
 
 __all__ = [
     "CsvTable",
@@ -1305,29 +1304,3 @@ def apply_fits(base: Any, fits: Sequence[SBGFit], all_on_contract: bool = False)
         new[str(f.group)] = seg
     doc["population"]["segments"] = new
     return load_scenario(doc)
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder + rename.
-
-    A reader never sees a half-written file; on error the temporary file is removed and an
-    existing file at ``path`` is left as it was.
-    """
-    from .errors import UserInputError
-
-    dest = Path(path)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", dir=dest.parent)
-    except OSError as exc:
-        raise UserInputError(f"{dest}: cannot write there ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest

@@ -10,13 +10,15 @@ collide; keeps a name under 255 bytes (the usual file-system limit) in any scrip
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import tempfile
 import unicodedata
 from pathlib import Path
 
 from .errors import UserInputError
 
-__all__ = ["safe_name", "within"]
+__all__ = ["safe_name", "within", "write_text_atomic"]
 
 _UNSAFE = re.compile(r"[^\w.\-]", flags=re.UNICODE)
 _WINDOWS_RESERVED = {
@@ -63,3 +65,28 @@ def within(base: str | Path, *parts: str) -> Path:
     if root != path and root not in path.parents:
         raise UserInputError(f"{path}: refusing to write outside {root}")
     return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder + rename.
+
+    A reader never sees a half-written file; on error the temporary file is removed and an
+    existing file at ``path`` is left as it was. A folder that cannot be created or written
+    raises :class:`UserInputError` naming it.
+    """
+    dest = Path(path)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", dir=dest.parent)
+    except OSError as exc:
+        raise UserInputError(f"{dest}: cannot write there ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest

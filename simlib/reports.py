@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .compare import COMPARISON_COLUMNS
+from .paths import write_text_atomic
 from .stats import mean_ci
 
 if TYPE_CHECKING:
@@ -73,20 +73,6 @@ HEADLINE_METRICS = (
     "nrr_12m",
     "grr_12m",
     "net_value",
-)
-
-#: Columns of a paired comparison table (CONTRACT.md, ``simlib compare``).
-COMPARISON_COLUMNS = (
-    "scenario",
-    "metric",
-    "baseline_mean",
-    "mean",
-    "difference",
-    "paired_ci_low",
-    "paired_ci_high",
-    "paired_half_width",
-    "unpaired_half_width",
-    "relative_change",
 )
 
 
@@ -191,21 +177,6 @@ def figure_data_uri(fig: Any, close: bool = True) -> str:
 
         plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 _EXTERNAL = re.compile(
