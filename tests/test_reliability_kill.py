@@ -3,7 +3,7 @@ the tables of an uninterrupted batch; a Dask worker killed mid-run costs nothing
 rendered reports fetch nothing from the network and show no local path or user name.
 
 Kill times come from a fixed-seed generator. The counts of trials survived are printed (see
-docs/reliability.md).
+the README, "Reliability").
 """
 
 from __future__ import annotations

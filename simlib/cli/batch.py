@@ -11,7 +11,7 @@ from .common import _positive_int
 
 def _batch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "batch_file", metavar="BATCH.yaml", help="the batch file (see docs/notebooks.md)"
+        "batch_file", metavar="BATCH.yaml", help="the batch file (see the README, 'Batches')"
     )
     p.add_argument(
         "--executor",
