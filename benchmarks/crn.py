@@ -4,9 +4,9 @@ Two scenarios that differ only in a policy are run with the same seed (every acc
 same luck in both); the paired interval of the per-replication differences is compared with
 Welch's interval of the two means as if they had been run independently. The ratio says how many
 times narrower pairing makes the answer; its square, how many times more replications an
-independent design would need for the same precision. Target: at least 3x once CS coverage
-presets exist; until then the pair differs in ``churn.satisfaction_effect`` (or
-``champion.monthly_turnover``).
+independent design would need for the same precision. Target: at least 3x for
+``coverage_tiered`` against ``coverage_uniform`` (two presets differing only in CS coverage);
+``make bench`` prints that pair.
 
     python benchmarks/crn.py [--replications N] [--accounts N] [--workers N]
 """
@@ -21,18 +21,20 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-#: Pairs measured by default: (name, base scenario, overrides of the alternative).
-PAIRS: dict[str, tuple[str, tuple[str, ...]]] = {
+#: Pairs measured by default: name -> (base scenario, the alternative: a preset name, or
+#: overrides of the base).
+PAIRS: dict[str, tuple[str, str | tuple[str, ...]]] = {
+    "coverage": ("coverage_uniform", "coverage_tiered"),
     "satisfaction_link": ("b2b_saas", ("churn.satisfaction_effect=4",)),
     "champion_turnover": ("b2b_saas", ("champion.monthly_turnover=0.03",)),
 }
 
-METRICS = ("ltv_mean", "net_value", "logo_churn_monthly")
+METRICS = ("ltv_mean", "arpa_end", "logo_churn_monthly", "nrr_12m", "net_value", "cs_cost")
 
 
 def crn_measure(
     scenario: str = "b2b_saas",
-    alternative: tuple[str, ...] = ("churn.satisfaction_effect=4",),
+    alternative: str | tuple[str, ...] = ("churn.satisfaction_effect=4",),
     metrics: tuple[str, ...] = METRICS,
     replications: int = 20,
     seed: int = 0,
@@ -41,14 +43,17 @@ def crn_measure(
 ) -> list[dict[str, Any]]:
     """One row per metric: paired and unpaired half-widths and their ratio (unpaired / paired).
 
-    ``alternative``: overrides that turn the base scenario into the alternative; ``overrides``
-    apply to both (a smaller book, say).
+    ``alternative``: another preset (a name), or overrides that turn the base scenario into the
+    alternative; ``overrides`` apply to both (a smaller book, say).
     """
     import simlib
 
     base = simlib.load_scenario(scenario, list(overrides))
-    alt = simlib.load_scenario(scenario, [*overrides, *alternative])
-    alt = alt.model_copy(update={"name": f"{base.name} + {', '.join(alternative)}"})
+    if isinstance(alternative, str):
+        alt = simlib.load_scenario(alternative, list(overrides))
+    else:
+        alt = simlib.load_scenario(scenario, [*overrides, *alternative])
+        alt = alt.model_copy(update={"name": f"{base.name} + {', '.join(alternative)}"})
     result = simlib.compare(
         [base, alt], replications=replications, seed=seed, workers=workers, metrics=list(metrics)
     )
@@ -70,7 +75,7 @@ def crn_measure(
 
 def crn_ratio(
     scenario: str = "b2b_saas",
-    alternative: tuple[str, ...] = ("churn.satisfaction_effect=4",),
+    alternative: str | tuple[str, ...] = ("churn.satisfaction_effect=4",),
     metric: str = "ltv_mean",
     replications: int = 20,
     seed: int = 0,
