@@ -84,6 +84,7 @@ __all__ = [
     "scenario_overrides",
     "survival",
     "survival_data_from_accounts",
+    "survival_gap",
     "write_text_atomic",
 ]
 
@@ -1048,6 +1049,42 @@ def kaplan_meier_accounts(
         ),
         level=level,
     )
+
+
+def survival_gap(observed: pd.DataFrame, simulated: pd.DataFrame) -> pd.DataFrame:
+    """Largest gap between two Kaplan–Meier curves of each group, over the observed periods.
+
+    ``observed``, ``simulated``: tables of :func:`simlib.survival.kaplan_meier` (time in
+    renewal periods), e.g. :func:`kaplan_meier_retention` of the data and
+    :func:`kaplan_meier_accounts` of a simulation. Both step curves are read at every whole
+    period from 0 to the last time of ``observed`` in the group. Returns one row per group of
+    ``observed``: ``group, max_abs_gap`` (|simulated - observed| survival), ``period`` (where
+    it is largest), ``observed_n`` and ``simulated_n`` (accounts at risk at time 0).
+    """
+
+    def at(curve: pd.DataFrame, t: NDArray) -> NDArray[np.float64]:
+        times = curve["time"].to_numpy(dtype=np.float64)
+        i = np.searchsorted(times, t, side="right") - 1
+        s = curve["survival"].to_numpy(dtype=np.float64)
+        return np.where(i >= 0, s[np.maximum(i, 0)], 1.0)
+
+    rows = []
+    for name, obs in observed.groupby(observed["group"].astype(str), sort=False):
+        sim = simulated[simulated["group"].astype(str) == name].sort_values("time")
+        obs = obs.sort_values("time")
+        t = np.arange(int(obs["time"].max()) + 1, dtype=np.float64)
+        gap = np.abs(at(sim, t) - at(obs, t)) if len(sim) else np.full(t.size, np.nan)
+        worst = int(np.nanargmax(gap)) if np.isfinite(gap).any() else 0
+        rows.append(
+            {
+                "group": name,
+                "max_abs_gap": float(gap[worst]),
+                "period": int(t[worst]),
+                "observed_n": int(obs["at_risk"].iloc[0]),
+                "simulated_n": int(sim["at_risk"].iloc[0]) if len(sim) else 0,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------------------------

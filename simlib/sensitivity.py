@@ -167,7 +167,8 @@ class GlobalSensitivity:
     ``indices``: one row per parameter. Morris: ``mu, mu_star, sigma, mu_star_conf`` (outcome
     units per unit of the parameter's range scaled to [0, 1]); Sobol': ``S1, S1_conf, ST,
     ST_conf`` (shares of variance). Both also carry ``noise_sd`` and ``noise_se`` (module
-    docstring). ``samples``: the points run and their outcome means.
+    docstring); :attr:`noise_floor` puts ``noise_se`` on the indices' scale. ``samples``: the
+    points run and their outcome means.
     """
 
     indices: pd.DataFrame
@@ -177,6 +178,23 @@ class GlobalSensitivity:
     noise_se: float
     replications: int
     samples: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    num_levels: int = 4
+
+    @property
+    def noise_floor(self) -> float:
+        """``noise_se`` on the scale of the indices: an index at or below it may be noise alone.
+
+        Morris: ``noise_se / delta``. An elementary effect is the difference of two point means
+        divided by SALib's step ``delta = num_levels / (2 (num_levels - 1))`` (in the range
+        scaled to [0, 1]), and ``noise_se`` bounds the noise of that difference (module
+        docstring). Sobol': ``noise_se**2 / var``, ``var`` the outcome's variance across the
+        sample points: the share of that variance the noise could account for.
+        """
+        if self.method == "morris":
+            return self.noise_se * 2.0 * (self.num_levels - 1) / self.num_levels
+        y = self.samples[self.outcome].to_numpy(dtype=np.float64) if len(self.samples) else []
+        var = float(np.var(y, ddof=1)) if len(y) > 1 else float("nan")
+        return self.noise_se**2 / var if var > 0 else float("inf")
 
 
 def global_sensitivity(
@@ -329,6 +347,7 @@ def global_sensitivity(
         noise_se=noise_se,
         replications=replications,
         samples=samples,
+        num_levels=num_levels,
     )
 
 

@@ -687,6 +687,21 @@ def test_calibration_charts_return_figures():
     plt.close("all")
 
 
+def test_survival_gap_reads_both_step_curves_at_every_period():
+    obs = pd.DataFrame(
+        {"group": "a", "time": [0, 1, 3], "at_risk": [10, 10, 5], "survival": [1.0, 0.8, 0.5]}
+    )
+    # the simulated curve has no step at 3: it still holds 0.7 there; none at 2 in either
+    sim = pd.DataFrame(
+        {"group": "a", "time": [0, 1, 2], "at_risk": [100, 100, 90], "survival": [1.0, 0.9, 0.7]}
+    )
+    gap = cal.survival_gap(obs, sim).iloc[0]
+    # periods 0..3: |1 - 1|, |0.9 - 0.8|, |0.7 - 0.8|, |0.7 - 0.5|
+    assert gap["max_abs_gap"] == pytest.approx(0.2) and gap["period"] == 3
+    assert gap["observed_n"] == 10 and gap["simulated_n"] == 100
+    assert np.isnan(cal.survival_gap(obs, sim.assign(group="b"))["max_abs_gap"].iloc[0])
+
+
 def test_calibration_notebook_is_clean_and_parameterized():
     nbformat = pytest.importorskip("nbformat")
     nb = nbformat.read(ROOT / "notebooks" / "calibration.ipynb", as_version=4)
@@ -696,3 +711,5 @@ def test_calibration_notebook_is_clean_and_parameterized():
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1 and 'retention_csv: str = ""' in params[0].source
+    assert 'output_dir: str = "."' in params[0].source
+    assert "reports.write_outputs(output_dir" in code[-1].source  # the key figures, last

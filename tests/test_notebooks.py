@@ -7,24 +7,35 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 import simlib
 from simlib import reports
 from simlib.batch import ensure_kernel, execute_notebook, notebooks_dir
 
-NOTEBOOKS = ["scenario_report", "policy_comparison", "satisfaction_vs_arpu", "sensitivity"]
+NOTEBOOKS = [
+    "scenario_report",
+    "policy_comparison",
+    "satisfaction_vs_arpu",
+    "sensitivity",
+    "calibration",
+]
 SMALL = {"population.initial_accounts": 300, "horizon_months": 24}
 REPS, SEED = 3, 4
+#: |z| beyond which a check fails: P(|N(0, 1)| > 4) = 6.3e-5, small even summed over the ~50
+#: pointwise checks below (Bonferroni), so a failure means a wrong number, not bad luck.
+Z = 4.0
 
 
-def _run(name: str, tmp_path: Path, **params: object) -> dict:
+def _run(name: str, tmp_path: Path, base: dict | None = None, **params: object) -> dict:
     out = tmp_path / name
     out.mkdir()
+    common = {"overrides": SMALL} if base is None else base
     execute_notebook(
         notebooks_dir() / f"{name}.ipynb",
         out / f"{name}.ipynb",
-        {"overrides": SMALL, "replications": REPS, "seed": SEED, "output_dir": str(out), **params},
+        {**common, "replications": REPS, "seed": SEED, "output_dir": str(out), **params},
         ensure_kernel(),
         out,
         timeout=300,
@@ -134,7 +145,10 @@ def test_satisfaction_vs_arpu(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sensitivity(tmp_path: Path) -> None:
     ranges = {"economics.annual_discount_rate": [0.05, 0.2], "churn.satisfaction_effect": [0, 4]}
-    out = _run("sensitivity", tmp_path, ranges=ranges, outcome="ltv_mean")
+    # the smallest Sobol' sample (2 points a key + 2): the code path, not meaningful indices
+    out = _run(
+        "sensitivity", tmp_path, ranges=ranges, outcome="ltv_mean", method="sobol", samples=2
+    )
     base = simlib.simulate(_scenario(), replications=REPS, seed=SEED).summary
     assert out["baseline"] == pytest.approx(base["ltv_mean"].mean(), rel=1e-12)
     low = simlib.simulate(
@@ -146,3 +160,119 @@ def test_sensitivity(tmp_path: Path) -> None:
     # a higher discount rate lowers discounted LTV
     rate = out["keys"]["economics.annual_discount_rate"]
     assert rate["high"] < out["baseline"] < rate["low"]
+    glob = out["global"]
+    assert glob["method"] == "sobol" and glob["samples"] == 2
+    assert set(glob["indices"]) == set(ranges)
+    for key in ranges:
+        assert {"S1", "S1_conf", "ST", "ST_conf"} <= set(glob["indices"][key]), key
+    assert glob["noise_sd"] > 0 and glob["noise_floor"] > 0
+
+
+@pytest.mark.slow
+def test_sensitivity_global_indices_against_the_noise(tmp_path: Path) -> None:
+    """Morris: a key that cannot move the outcome stays within the reported noise; one that
+    does clears it."""
+    smb_beta = "population.segments.smb.churn.monthly.beta"
+    ranges = {
+        "economics.annual_discount_rate": [0.05, 0.2],  # discounting cannot reach churn
+        "churn.satisfaction_effect": [0, 4],
+        smb_beta: [10, 40],  # 70 % of the book: from ~7 % to ~2.4 % churn a month
+    }
+    outcome = "logo_churn_monthly"
+    out = _run("sensitivity", tmp_path, ranges=ranges, outcome=outcome, method="morris", samples=2)
+    # the tornado: same luck at every point, so discounting leaves churn exactly unchanged, and
+    # a larger beta (less churn-prone SMB accounts) lowers it
+    rate, beta = out["keys"]["economics.annual_discount_rate"], out["keys"][smb_beta]
+    assert rate["low"] == rate["high"] == out["baseline"]
+    assert beta["high"] < out["baseline"] < beta["low"]
+    glob = out["global"]
+    assert glob["method"] == "morris" and set(glob["indices"]) == set(ranges)
+    idx = glob["indices"]
+    for key in ranges:
+        assert {"mu", "mu_star", "sigma", "mu_star_conf"} <= set(idx[key]), key
+    # the noise as the module reports it: sd across the baseline's replications, the standard
+    # error of a point's mean of REPS replications, and that error divided by SALib's Morris
+    # step delta = levels / (2 (levels - 1)) = 2/3 (4 levels): an elementary effect is a
+    # difference of two point means over delta
+    assert glob["noise_sd"] > 0
+    assert glob["noise_se"] == pytest.approx(glob["noise_sd"] / REPS**0.5, rel=1e-12)
+    assert glob["noise_floor"] == pytest.approx(glob["noise_se"] * 1.5, rel=1e-12)
+    floor = glob["noise_floor"]
+    assert idx["economics.annual_discount_rate"]["mu_star"] <= floor
+    assert idx[smb_beta]["mu_star"] > floor
+    # the chart and the table agree on the order: the key that matters is on top
+    assert max(idx, key=lambda k: idx[k]["mu_star"]) == smb_beta
+
+
+def _survival_sd(fit: object, t: np.ndarray) -> np.ndarray:
+    """Delta-method standard error of a fit's S(t), from its (alpha, beta) covariance:
+    d log S / d alpha = psi(a + b) - psi(a + b + t), d log S / d beta = psi(b + t) - psi(b)
+    + psi(a + b) - psi(a + b + t), with S(t) = B(a, b + t) / B(a, b)."""
+    from scipy.special import digamma
+
+    a, b = fit.alpha, fit.beta
+    g = np.stack(
+        [
+            digamma(a + b) - digamma(a + b + t),
+            digamma(b + t) - digamma(b) + digamma(a + b) - digamma(a + b + t),
+        ]
+    )
+    var = fit.survival(t) ** 2 * np.einsum("it,ij,jt->t", g, fit.covariance, g)
+    return np.sqrt(var)
+
+
+def _binomial_sd(s: np.ndarray, n: int) -> np.ndarray:
+    """Sampling error of a share s of a cohort of n independent accounts."""
+    return np.sqrt(s * (1 - s) / n)
+
+
+@pytest.mark.slow
+def test_calibration(tmp_path: Path) -> None:
+    from simlib import calibrate as cal
+
+    k = 12  # holdout: fit on periods 0..12 of the demo table's 24
+    out = _run("calibration", tmp_path, base={}, holdout_periods=k)
+    assert out["source"] == "demo" and out["replications"] == REPS and out["seed"] == SEED
+    table = cal.demo_retention_table(seed=SEED)
+    fits = {f.group: f for f in cal.fit_retention(table)}
+    held = {f.group: f for f in cal.fit_retention(table, fit_periods=k)}
+    holdout = cal.holdout_table(table, fit_periods=k)
+    assert set(out["groups"]) == set(cal.DEMO_SEGMENTS) == set(fits)
+    for name, got in out["groups"].items():
+        fit = fits[name]
+        # the notebook reports the library's fit
+        for p in ("alpha", "beta", "alpha_se", "beta_se"):
+            assert got[p] == pytest.approx(getattr(fit, p), rel=1e-12), (name, p)
+        assert got["n"] == fit.n
+        # 1. the fit recovers the Beta(alpha, beta) that generated the table: the MLE is
+        # asymptotically normal with these standard errors, so each is within Z of them
+        truth = cal.DEMO_SEGMENTS[name]["churn"]["monthly"]
+        for p in ("alpha", "beta"):
+            assert abs(got[p] - truth[p]) <= Z * got[f"{p}_se"], (name, p, got[p], truth[p])
+        # 2. the projection beyond the fitted periods. At each holdout period t the error is
+        # (fitted S(t) - true S(t)) - (observed S(t) - true S(t)): the observed share has the
+        # cohort's binomial error sqrt(S (1 - S) / n), the fitted one its delta-method error
+        # from the covariance of the fit on periods 0..k. Whatever their correlation the
+        # error's sd is at most the sum, so each |error(t)| <= Z x that sum, and so is their
+        # mean; the bound is taken at the worst holdout period.
+        part = holdout[(holdout["group"] == name) & (holdout["part"] == "holdout")]
+        t = part["period"].to_numpy(dtype=np.float64)
+        s = part["fitted_survival"].to_numpy()
+        sd = _binomial_sd(s, fit.n) + _survival_sd(held[name], t)
+        err = (part["fitted_survival"] - part["observed_survival"]).abs().mean()
+        assert got["holdout_mean_abs_error"] == pytest.approx(err, rel=1e-12)
+        assert 0 < got["holdout_mean_abs_error"] <= Z * sd.max(), (name, err, sd.max())
+        # 3. simulated vs observed Kaplan-Meier over periods 1..24: gap(t) = (simulated -
+        # fitted S(t)) + (fitted - observed S(t)). The simulated share is the binomial share
+        # of the simulated accounts (independent, every replication pooled), independent of
+        # the data given the fit. The fitted S(t) is the efficient (maximum likelihood)
+        # estimate and the observed share an unbiased one from the same data, so their
+        # difference has variance var(observed) - var(fitted) <= S (1 - S) / n (Hausman).
+        t = np.arange(1, int(table["period"].max()) + 1, dtype=np.float64)
+        s = fit.survival(t)
+        sd = np.hypot(_binomial_sd(s, got["simulated_accounts"]), _binomial_sd(s, fit.n))
+        assert 0 < got["km_max_abs_gap"] <= Z * sd.max(), (name, got["km_max_abs_gap"], sd)
+    # the simulated cohort is the textbook book (no acquisition) in every replication
+    book = simlib.load_scenario("textbook").population.initial_accounts
+    assert sum(g["simulated_accounts"] for g in out["groups"].values()) == REPS * book
+    assert out["km_max_abs_gap"] == max(g["km_max_abs_gap"] for g in out["groups"].values())

@@ -326,6 +326,20 @@ def test_morris_indices_with_the_noise_beside_them():
     assert idx.loc["economics.gross_margin", "mu_star"] > 0
     assert result.noise_sd > 0 and (idx["noise_sd"] == result.noise_sd).all()
     assert len(result.samples) == 4 * 3
+    # the noise on mu_star's scale: noise_se over SALib's step 4 / (2 x 3) at 4 levels
+    assert result.noise_floor == pytest.approx(result.noise_se * 1.5, rel=1e-12)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from simlib import plots
+
+    ax = plots.sensitivity_indices(result).axes[0]
+    assert "mu*" in ax.get_xlabel() and "USD" in ax.get_xlabel()
+    assert "simulation noise" in ax.get_legend_handles_labels()[1]
+    assert [t.get_text() for t in ax.get_yticklabels()][-1] == "economics.gross_margin"
+    plt.close("all")
 
 
 def test_sobol_indices_and_bad_input():
@@ -342,6 +356,8 @@ def test_sobol_indices_and_bad_input():
         workers=1,
     )
     assert {"S1", "S1_conf", "ST", "ST_conf", "noise_sd"} <= set(result.indices.columns)
+    var = result.samples["ltv_mean"].var(ddof=1)
+    assert result.noise_floor == pytest.approx(result.noise_se**2 / var, rel=1e-9)
     with pytest.raises(simlib.UserInputError, match="power of two"):
         global_sensitivity(
             "textbook", {"economics.gross_margin": (0.6, 0.9)}, "ltv_mean", "sobol", n=6

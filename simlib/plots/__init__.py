@@ -38,6 +38,7 @@ __all__ = [
     "overlaid_mrr",
     "overlaid_survival",
     "satisfaction_distribution",
+    "sensitivity_indices",
     "set_theme",
     "survival_by",
     "survival_curves",
@@ -589,4 +590,70 @@ def tornado(result: Any, outcome: str | None = None, currency: str = "USD") -> F
     ax.set_title(f"Sensitivity of {metric_label(outcome)}")
     ax.legend(loc="lower right")
     ax.margins(x=0.25)
+    return fig
+
+
+def sensitivity_indices(result: Any, currency: str = "USD") -> Figure:
+    """Global sensitivity indices (``simlib.sensitivity.global_sensitivity``) with the noise.
+
+    Morris: a bar per key at ``mu_star`` (mean absolute elementary effect, in the outcome's
+    units per the key's range scaled to [0, 1]) with its bootstrap 95 % interval. Sobol': the
+    first-order (``S1``) and total (``ST``) indices, shares of the outcome's variance across the
+    sample, with their intervals. The dashed line is ``result.noise_floor``, the simulation
+    noise on the indices' scale: a bar that does not reach past it may be noise alone.
+    """
+    table = result.indices.iloc[::-1].reset_index(drop=True)  # largest on top
+    outcome = result.outcome
+    fig, ax = _figure(size=(9, 0.6 * len(table) + 2.2))
+    y = np.arange(len(table))
+    pal = sns.color_palette(PALETTE, 2)
+    if result.method == "morris":
+        ax.barh(y, table["mu_star"], color=pal[0], label="mu* (95 % bootstrap interval)")
+        ax.errorbar(
+            table["mu_star"],
+            y,
+            xerr=table["mu_star_conf"].fillna(0),
+            fmt="none",
+            color="black",
+            capsize=3,
+            lw=1,
+        )
+        unit = METRICS.get(outcome, {}).get("unit", "")
+        if unit == "share":
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=2))
+            what = "percentage points"
+        elif unit.startswith("money"):
+            ax.xaxis.set_major_formatter(_money(currency))
+            what = currency
+        else:
+            what = "outcome units"
+        ax.set_xlabel(
+            f"mu*: mean |elementary effect| of {metric_label(outcome)} ({what} per the key's "
+            "full range)"
+        )
+        title = f"Morris screening of {metric_label(outcome)}"
+    else:
+        h = 0.38
+        bars = [(h / 2, "S1", "first order S1", pal[0]), (-h / 2, "ST", "total ST", pal[1])]
+        for off, col, label, color in bars:
+            ax.barh(y + off, table[col], height=h, color=color, label=f"{label} (95 % interval)")
+            ax.errorbar(
+                table[col],
+                y + off,
+                xerr=table[f"{col}_conf"].fillna(0),
+                fmt="none",
+                color="black",
+                capsize=3,
+                lw=1,
+            )
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.set_xlabel(f"Sobol' index: share of the variance of {metric_label(outcome)} (%)")
+        title = f"Sobol' indices of {metric_label(outcome)}"
+    floor = float(result.noise_floor)
+    if np.isfinite(floor):
+        ax.axvline(floor, color="black", ls="--", lw=1, label="simulation noise")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, table["parameter"])
+    ax.set_title(f"{title} ({result.replications} replications a point)")
+    ax.legend(loc="lower right")
     return fig
