@@ -15,7 +15,10 @@ however many workers it has.
 
 * ``local``: a :class:`concurrent.futures.ProcessPoolExecutor`, sized to the machine by default
   (the CPUs this process may use). With one worker the tasks run in this process, one after the
-  other, which is also what happens when there is a single task.
+  other, which is also what happens when there is a single task. A worker process that dies
+  (killed, out of memory) breaks the pool; the tasks that had not returned then run again on a
+  fresh pool, up to ``LocalExecutor.restarts`` times, after which a :class:`SimlibError` names
+  them.
 * ``dask``: :mod:`dask.distributed`. ``scheduler="tcp://HOST:8786"`` connects to a running
   cluster; without an address a :class:`distributed.LocalCluster` of ``workers`` single-threaded
   worker processes is started here and stopped by :meth:`Executor.close`. Workers of a remote
@@ -23,15 +26,17 @@ however many workers it has.
   which writes them (``writes_on_workers`` is False). A worker process that dies mid-task (killed,
   out of memory) costs nothing but time: the scheduler runs its tasks again on another worker,
   and a task that raised is retried ``DaskExecutor.retries`` times; the results are the same.
+  A :class:`UserInputError` is not retried (bad input stays bad): it is raised at once.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .errors import UserInputError
+from .errors import SimlibError, UserInputError
 
 __all__ = [
     "EXECUTORS",
@@ -106,6 +111,8 @@ class LocalExecutor(Executor):
 
     name = "local"
     writes_on_workers = True
+    #: times the pool is started afresh after a worker process died, before giving up
+    restarts: int = 2
 
     def __init__(self, workers: int | None = None) -> None:
         super().__init__(available_cpus() if workers is None else workers)
@@ -132,20 +139,87 @@ class LocalExecutor(Executor):
                 yield index, fn(task)
             return
         from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
 
-        pool = self._get_pool()
-        futures = {pool.submit(fn, task): index for index, task in enumerate(tasks)}
-        try:
-            for future in as_completed(futures):
-                yield futures.pop(future), future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+        remaining = dict(enumerate(tasks))  # tasks that have not returned yet
+        restarts = 0
+        while remaining:
+            pool = self._get_pool()
+            futures: dict[Any, int] = {}
+            broken = False
+            try:
+                try:
+                    for index, task in remaining.items():
+                        futures[pool.submit(fn, task)] = index
+                except BrokenProcessPool:
+                    broken = True
+                for future in as_completed(list(futures)):
+                    index = futures.pop(future)
+                    exc = future.exception()
+                    if isinstance(exc, BrokenProcessPool):
+                        broken = True  # a worker died: this task runs again on a fresh pool
+                        continue
+                    if exc is not None:
+                        raise exc
+                    del remaining[index]
+                    yield index, future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+            if not broken:
+                break
+            # a worker process died (killed, out of memory): the pool is unusable; start afresh
+            # and run again what had not returned (a replication is a pure function of its task)
+            self._discard_pool()
+            restarts += 1
+            if restarts > self.restarts:
+                times = f"{restarts} time{'s' if restarts > 1 else ''}"
+                raise SimlibError(
+                    f"local worker processes died {times} (killed, or out of memory?) "
+                    f"while running {_describe(list(remaining.values()))}; run with fewer "
+                    "workers (--workers) or a smaller scenario"
+                )
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _describe(tasks: list[Any], limit: int = 10) -> str:
+    """Tasks named for a message: ``scenario replication r`` when they have those attributes."""
+    names = []
+    for task in tasks[:limit]:
+        replication = getattr(task, "replication", None)
+        scenario = getattr(getattr(task, "scenario", None), "name", None)
+        if replication is None:
+            names.append(repr(task)[:60])
+        elif scenario is None:
+            names.append(f"replication {replication}")
+        else:
+            names.append(f"{scenario} replication {replication}")
+    more = f" and {len(tasks) - limit} more" if len(tasks) > limit else ""
+    return f"{len(tasks)} task(s): " + ", ".join(names) + more
+
+
+class _Raised:
+    """A :class:`UserInputError` caught on a Dask worker, sent back as a value so that the
+    scheduler does not retry it (bad input fails the same way every time)."""
+
+    def __init__(self, error: UserInputError) -> None:
+        self.error = error
+
+
+def _no_retry_of_input_errors(fn: Callable[[Any], Any], task: Any) -> Any:
+    try:
+        return fn(task)
+    except UserInputError as exc:
+        return _Raised(exc)
 
 
 class DaskExecutor(Executor):
@@ -204,14 +278,22 @@ class DaskExecutor(Executor):
         if not tasks:
             return
         # a task whose worker dies is re-run elsewhere by the scheduler; ``retries`` also re-runs
-        # one that raised (a replication is a pure function of its task: same result)
-        futures = self._client.map(fn, tasks, pure=False, retries=self.retries)
+        # one that raised (a replication is a pure function of its task: same result), except
+        # for a UserInputError, which comes back as a value and is raised here at once
+        futures = self._client.map(
+            functools.partial(_no_retry_of_input_errors, fn),
+            tasks,
+            pure=False,
+            retries=self.retries,
+        )
         index_of = {f.key: i for i, f in enumerate(futures)}
         try:
             for future in as_completed(futures):
                 result = future.result()
                 index = index_of[future.key]
                 future.release()
+                if isinstance(result, _Raised):
+                    raise result.error
                 yield index, result
         finally:
             self._client.cancel(futures)

@@ -478,6 +478,16 @@ def write_outputs(output_dir: str | Path, values: Mapping[str, Any]) -> Path:
     return write_text_atomic(Path(output_dir) / "outputs.json", text)
 
 
+def shown_path(path: str | Path) -> str:
+    """``path`` as a notebook shows it: relative to the working folder, or just the file name
+    when it lies elsewhere, so no report shows this machine's folders or user name."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
+
+
 def headline_outputs(source: SimulationResult | pd.DataFrame) -> dict[str, dict[str, dict]]:
     """``{scenario: {metric: {mean, ci_low, ci_high, n}}}`` of the headline table."""
     out: dict[str, dict[str, dict]] = {}

@@ -98,3 +98,56 @@ def test_results_are_identical_on_every_executor(tmp_path):
     # each replication was stored once, by the workers (local) or by this process (Dask)
     assert len(list((tmp_path / "local").glob("*/*/seed-8/rep-*"))) == 4
     assert len(list((tmp_path / "dask").glob("*/*/seed-8/rep-*"))) == 4
+
+
+# --------------------------------------------------------------------------------------------
+# A local worker process that dies (SIGKILL, out of memory) costs nothing but time
+
+
+def _die_in(monkeypatch, tmp_path, replication: int, once: bool) -> None:
+    """Make replication ``replication`` kill its own worker process: once (a marker file in
+    ``tmp_path`` records it, so the re-run succeeds) or every time. The local pool forks its
+    workers, so they run the patched function. Returns a list that counts the deaths seen."""
+    import os
+    import signal
+
+    from simlib import experiment
+
+    original = experiment.run_replication
+    marker = tmp_path / "killed"
+    parent = os.getpid()
+
+    def dying(scenario, seed, rep, on_month=None):
+        if rep == replication and os.getpid() != parent:
+            try:
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                os.close(fd)
+                first = True
+            except FileExistsError:
+                first = False
+            if first or not once:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return original(scenario, seed, rep, on_month)
+
+    monkeypatch.setattr(experiment, "run_replication", dying)
+
+
+def test_a_killed_local_worker_is_replaced_and_the_tables_are_identical(tmp_path, monkeypatch):
+    scenario = simlib.load_scenario("b2b_saas", SMALL)
+    reference = simlib.simulate(scenario, replications=4, seed=3, workers=1)
+    _die_in(monkeypatch, tmp_path, replication=2, once=True)
+    result = simlib.simulate(scenario, replications=4, seed=3, workers=2, cache=tmp_path / "c")
+    assert (tmp_path / "killed").exists(), "no worker was killed"
+    for table, df in _tables(result).items():
+        pd.testing.assert_frame_equal(df, _tables(reference)[table], check_exact=True, obj=table)
+    assert len(list((tmp_path / "c").glob("*/*/seed-3/rep-*"))) == 4
+
+
+def test_a_worker_that_keeps_dying_is_reported_by_replication(tmp_path, monkeypatch):
+    from simlib.executors import LocalExecutor
+
+    scenario = simlib.load_scenario("b2b_saas", SMALL)
+    _die_in(monkeypatch, tmp_path, replication=1, once=False)
+    with pytest.raises(simlib.SimlibError, match=r"died 3 times .*b2b_saas replication 1\b"):
+        simlib.simulate(scenario, replications=3, seed=3, workers=2)
+    assert LocalExecutor.restarts == 2

@@ -28,7 +28,9 @@ REPS, SEED = 3, 4
 Z = 4.0
 
 
-def _run(name: str, tmp_path: Path, base: dict | None = None, **params: object) -> dict:
+def _run(
+    name: str, tmp_path: Path, base: dict | None = None, cwd: Path | None = None, **params: object
+) -> dict:
     out = tmp_path / name
     out.mkdir()
     common = {"overrides": SMALL} if base is None else base
@@ -37,7 +39,7 @@ def _run(name: str, tmp_path: Path, base: dict | None = None, **params: object) 
         out / f"{name}.ipynb",
         {**common, "replications": REPS, "seed": SEED, "output_dir": str(out), **params},
         ensure_kernel(),
-        out,
+        out if cwd is None else cwd,
         timeout=300,
     )
     executed = nbformat.read(out / f"{name}.ipynb", as_version=4)
@@ -72,6 +74,26 @@ def test_committed_without_outputs_and_with_documented_parameters(name: str) -> 
     assert sum(c.cell_type == "markdown" for c in nb.cells) >= 2
 
 
+def _printed(notebook: Path) -> str:
+    """Everything the executed notebook's cells output, as text (images left out)."""
+    executed = nbformat.read(notebook, as_version=4)
+    parts = []
+    for cell in executed.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            parts.extend(v for k, v in output.get("data", {}).items() if k.startswith("text/"))
+            parts.extend(output.get("traceback", []))
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
+def _no_local_paths(notebook: Path, tmp_path: Path) -> None:
+    """A notebook run by hand shows no absolute path of this machine (outputs.json included)."""
+    text = _printed(notebook)
+    assert "outputs.json" in text
+    for path in {str(tmp_path), str(tmp_path.resolve())}:
+        assert path not in text, path
+
+
 def _scenario(**extra: object) -> simlib.Scenario:
     return simlib.load_scenario("b2b_saas", reports.as_overrides({**SMALL, **extra}))
 
@@ -79,6 +101,7 @@ def _scenario(**extra: object) -> simlib.Scenario:
 @pytest.mark.slow
 def test_scenario_report(tmp_path: Path) -> None:
     out = _run("scenario_report", tmp_path)
+    _no_local_paths(tmp_path / "scenario_report" / "scenario_report.ipynb", tmp_path)
     expected = simlib.simulate(_scenario(), replications=REPS, seed=SEED).summary
     assert out["scenario"] == "b2b_saas" and out["replications"] == REPS and out["seed"] == SEED
     for metric in reports.HEADLINE_METRICS:
@@ -92,7 +115,10 @@ def test_scenario_report(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_policy_comparison(tmp_path: Path) -> None:
     variants = {"fewer champion losses": {"champion.monthly_turnover": 0.002}}
-    out = _run("policy_comparison", tmp_path, variants=variants)
+    elsewhere = tmp_path / "elsewhere"  # outputs.json outside the working folder
+    elsewhere.mkdir()
+    out = _run("policy_comparison", tmp_path, cwd=elsewhere, variants=variants)
+    _no_local_paths(tmp_path / "policy_comparison" / "policy_comparison.ipynb", tmp_path)
     assert out["baseline"] == "b2b_saas"
     assert out["scenarios"] == ["b2b_saas", "fewer champion losses"]
     base = simlib.simulate(_scenario(), replications=REPS, seed=SEED).summary
@@ -276,3 +302,32 @@ def test_calibration(tmp_path: Path) -> None:
     book = simlib.load_scenario("textbook").population.initial_accounts
     assert sum(g["simulated_accounts"] for g in out["groups"].values()) == REPS * book
     assert out["km_max_abs_gap"] == max(g["km_max_abs_gap"] for g in out["groups"].values())
+
+
+@pytest.mark.parametrize(
+    ("ticks", "labels"),
+    [
+        ([20000, 22500, 25000], ["20.0k", "22.5k", "25.0k"]),
+        ([0, 0.5e6, 1e6, 1.5e6], ["0.0M", "0.5M", "1.0M", "1.5M"]),
+        ([0, 5000, 10000, 15000], ["0k", "5k", "10k", "15k"]),
+        ([-1e-12, 0.25, 0.5], ["0.00", "0.25", "0.50"]),
+    ],
+)
+def test_money_ticks_are_exact_and_distinct(ticks, labels):
+    """The charts' money axis: one unit and one number of decimals per axis, the fewest that
+    show every tick exactly, so two ticks never share a label (22.5k was shown as 22k)."""
+    import matplotlib.pyplot as plt
+
+    from simlib.plots import _money
+
+    assert _money("USD").format_ticks(ticks) == labels
+    fig, ax = plt.subplots()
+    try:
+        ax.set_ylim(min(ticks), max(ticks))
+        ax.set_yticks(ticks)
+        ax.yaxis.set_major_formatter(_money("USD"))
+        fig.canvas.draw()
+        shown = [t.get_text() for t in ax.get_yticklabels()]
+    finally:
+        plt.close(fig)
+    assert shown == labels and len(set(shown)) == len(shown)

@@ -7,12 +7,14 @@ Fuzz tests add to the "fuzzing: tried ..." line of the test summary. The long en
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -480,6 +482,59 @@ def test_bad_book_during_a_run_exits_2_with_the_message(tmp_path, run_cli, worke
     assert not list((tmp_path / "cache").rglob("rep-*"))  # nothing stored for bad input
 
 
+def test_dask_runs_a_bad_book_once_and_reports_it_as_bad_input(tmp_path, run_cli):
+    """Bad input fails the same way every time: Dask does not retry it (one attempt, counted by
+    marker files), and the command still exits 2 with the file's message."""
+    import logging
+    import uuid
+
+    from distributed import LocalCluster
+
+    from simlib.executors import get_executor
+    from simlib.experiment import ReplicationTask, run_task
+
+    rows = _book_rows()
+    rows[2][5] = "-3"
+    book = _write_csv(tmp_path / "book.csv", BOOK_HEADER, rows)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        f"extends: b2b_saas\nhorizon_months: 6\npopulation: {{from_csv: {book}}}\n",
+        encoding="utf-8",
+    )
+    attempts = tmp_path / "attempts"
+    attempts.mkdir()
+
+    def attempt(task):  # defined here: cloudpickle sends it to the workers by value
+        (attempts / uuid.uuid4().hex).touch()
+        return run_task(task)
+
+    task = ReplicationTask(simlib.load_scenario(str(scenario)), 0, 0)
+    out = tmp_path / "out"
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        ) as cluster,
+        get_executor("dask", scheduler=cluster.scheduler_address) as ex,
+    ):
+        assert ex.retries >= 1
+        with pytest.raises(DataError, match="tenure_months"):
+            list(ex.map(attempt, [task]))
+        assert len(list(attempts.iterdir())) == 1
+        with pytest.raises(DataError, match="tenure_months"):
+            simlib.simulate(str(scenario), replications=2, executor=ex)
+        code, _, err = run_cli(
+            "run", str(scenario), "-q", "-r", "2", "--executor", "dask", "--scheduler",
+            cluster.scheduler_address, "--out", str(out),
+        )  # fmt: skip
+    assert code == 2, err
+    assert f"{book}: line 4 (data row 3): column 'tenure_months'" in err
+    assert "Traceback" not in err and not out.exists()
+
+
 # --------------------------------------------------------------------------------------------
 # Nothing finished is lost: atomic result folders, a full disk, an unwritable folder
 
@@ -535,6 +590,123 @@ def test_full_disk_exits_1_naming_the_folder_and_keeps_earlier_results(
         assert "Traceback" not in err
         assert _snapshot(out) == before  # the earlier result, untouched
         assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folder left
+
+
+class _Killed(BaseException):
+    """A kill -9 at that point: nothing after it runs, no clean-up."""
+
+
+def _swap_supported(tmp_path: Path) -> bool:
+    from simlib import results
+
+    a, b = tmp_path / "probe-a", tmp_path / "probe-b"
+    a.mkdir()
+    b.mkdir()
+    try:
+        return results._exchange(a, b)
+    finally:
+        a.rmdir()
+        b.rmdir()
+
+
+@pytest.mark.parametrize("killed_before", ["move aside", "rename in", "remove old", "never"])
+def test_replacing_a_result_the_two_step_way_survives_a_kill_at_every_step(
+    tmp_path, monkeypatch, killed_before
+):
+    """Where there is no atomic swap (macOS, Windows, some file systems) the earlier result is
+    moved aside, then the new one renamed in. Killed at any step, the destination reads back as
+    the earlier or the new complete result (one left aside is put back by the reader)."""
+    from simlib import results
+
+    earlier = simlib.simulate("textbook", overrides=SMALL, workers=1)
+    newer = simlib.simulate("textbook", overrides=SMALL, workers=1, seed=9)
+    expected = {
+        "earlier": _snapshot(earlier.write(tmp_path / "ref-earlier")),
+        "new": _snapshot(newer.write(tmp_path / "ref-new")),
+    }
+    dest = tmp_path / "out" / "result"
+    earlier.write(dest)
+    steps = ["move aside", "rename in", "remove old"]
+    seen: list[str] = []
+    real_replace, real_rmtree = os.replace, shutil.rmtree
+
+    def replace(src, dst, *args, **kwargs):
+        name = "move aside" if Path(src) == dest else "rename in"
+        seen.append(name)
+        if name == killed_before:
+            raise _Killed
+        return real_replace(src, dst, *args, **kwargs)
+
+    def rmtree(path, *args, **kwargs):
+        if ".old-" in Path(path).name:
+            seen.append("remove old")
+            if killed_before == "remove old":
+                raise _Killed
+        return real_rmtree(path, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(results, "_exchange", lambda a, b: False)  # as where renameat2 is missing
+        m.setattr(results.os, "replace", replace)
+        m.setattr(results.shutil, "rmtree", rmtree)
+        with contextlib.suppress(_Killed):
+            newer.write(dest)
+    assert seen == (steps[: steps.index(killed_before) + 1] if killed_before in steps else steps)
+    # what a reader finds: the earlier result until the new one is in place, never nothing
+    got = SimulationResult.read(dest)
+    want = "new" if killed_before in ("remove old", "never") else "earlier"
+    assert _snapshot(dest) == expected[want], killed_before
+    pd.testing.assert_frame_equal(got.summary, (newer if want == "new" else earlier).summary)
+    # the next write tidies up: one result, nothing aside
+    newer.write(dest)
+    assert _snapshot(dest) == expected["new"]
+    assert not [p for p in dest.parent.iterdir() if ".old-" in p.name]
+
+
+def test_the_atomic_swap_never_leaves_the_destination_without_a_result(tmp_path):
+    """On Linux the earlier result and the new one are swapped in one step (renameat2 with
+    RENAME_EXCHANGE): a reader polling the destination during 300 replacements always finds a
+    manifest there. Killed right after the swap, the destination holds the new result."""
+    import threading
+
+    from simlib import results
+    from simlib.results import atomic_folder
+
+    if not _swap_supported(tmp_path):
+        pytest.skip("no renameat2(RENAME_EXCHANGE) here")
+    dest = tmp_path / "result"
+
+    def write(label: str) -> None:
+        with atomic_folder(dest) as tmp:
+            (tmp / "data.txt").write_text(label, encoding="utf-8")
+            (tmp / "manifest.json").write_text(json.dumps({"label": label}), encoding="utf-8")
+
+    write("first")
+    writer = threading.Thread(target=lambda: [write(str(i)) for i in range(300)])
+    checks, missing = 0, 0
+    writer.start()
+    while writer.is_alive():
+        checks += 1
+        missing += not (dest / "manifest.json").is_file()
+    writer.join()
+    assert missing == 0 and checks > 0, (missing, checks)
+    assert (dest / "data.txt").read_text(encoding="utf-8") == "299"
+    assert [p.name for p in tmp_path.iterdir()] == ["result"]  # the earlier ones removed
+
+    real_rmtree = shutil.rmtree
+
+    def killed(path, *args, **kwargs):  # right after the swap: the earlier result is in tmp
+        raise _Killed
+
+    results.shutil.rmtree = killed
+    try:
+        with pytest.raises(_Killed):
+            write("after the swap")
+    finally:
+        results.shutil.rmtree = real_rmtree
+    assert json.loads((dest / "manifest.json").read_text())["label"] == "after the swap"
+    left = [p for p in tmp_path.iterdir() if p.name != "result"]
+    assert len(left) == 1 and ".tmp" in left[0].name  # the earlier one, removed as a leftover
+    assert (left[0] / "data.txt").read_text(encoding="utf-8") == "299"
 
 
 def test_storage_error_from_the_library(tmp_path, monkeypatch):

@@ -91,10 +91,12 @@ def _figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (9, 5), 
 
 
 class _Money(Formatter):
-    """Money ticks in one unit (plain, k, M or B, from the largest tick) with just enough
-    decimals to tell every tick apart."""
+    """Money ticks in one unit (plain, k, M or B, from the largest tick), all with the same
+    number of decimals: the fewest that show every tick exactly (22.5k, not 22k), so distinct
+    ticks never share a label."""
 
     _UNITS = ((1e9, "B"), (1e6, "M"), (1e4, "k"))
+    _MAX_DECIMALS = 6
 
     @classmethod
     def _unit(cls, largest: float) -> tuple[float, str]:
@@ -104,13 +106,18 @@ class _Money(Formatter):
         return 1.0, ""
 
     def format_ticks(self, values: Any) -> list[str]:
-        values = list(values)
-        scale, suffix = self._unit(max((abs(v) for v in values), default=0.0))
-        for decimals in range(6):
-            labels = [f"{v / scale:,.{decimals}f}{suffix}" for v in values]
-            if len(set(labels)) == len(labels):
-                return labels
-        return labels
+        values = [float(v) for v in values]
+        largest = max((abs(v) for v in values), default=0.0)
+        scale, suffix = self._unit(largest)
+        tol = 1e-9 * max(largest / scale, 1e-300)  # floating-point noise of the tick values
+        scaled = [0.0 if abs(v / scale) <= tol else v / scale for v in values]
+        decimals = 0
+        while decimals < self._MAX_DECIMALS and (
+            any(abs(round(x, decimals) - x) > tol for x in scaled)
+            or len({round(x, decimals) for x in scaled}) < len(set(scaled))
+        ):
+            decimals += 1
+        return [f"{x:,.{decimals}f}{suffix}" for x in scaled]
 
     def __call__(self, x: float, pos: int | None = None) -> str:
         scale, suffix = self._unit(abs(x))
