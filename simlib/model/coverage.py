@@ -37,8 +37,11 @@ __all__ = ["CoverageActor", "apply_touch"]
 NEVER = -1_000_000
 
 
-def apply_touch(sim: Simulation, rows: NDArray[np.intp], effect: float) -> None:
-    """Apply one touch of base ``effect`` to ``rows``, with diminishing returns per quarter."""
+def apply_touch(
+    sim: Simulation, rows: NDArray[np.intp], effect: float | NDArray[np.float64]
+) -> None:
+    """Apply one touch of base ``effect`` (one for all, or one a row) to ``rows``, with
+    diminishing returns per quarter."""
     if rows.size == 0:
         return
     book = sim.book
@@ -90,6 +93,7 @@ class CoverageActor(Actor):
         self.booked: NDArray[np.intp] = np.empty(0, dtype=np.intp)  # rows in a CSM book
         self._alerts_served = ledger["alerts_served"]
         self._served: list[int] = []
+        self._served_batches: list[NDArray[np.intp]] = []
         renewal = sim.actor("renewal")
         if isinstance(renewal, RenewalDesk) and cfg.alerts.save_probability > 0:
             renewal.add_save_handler(self.save)
@@ -139,16 +143,19 @@ class CoverageActor(Actor):
         book.tier_changes[rows[changed & ~first]] += 1
         book.initial_tier[rows[first]] = tiers[first]
         book.tier[rows] = tiers
-        # accounts entering a touched tier get their first touch spread over one cadence
-        u = sim.streams.uniform("coverage_schedule", book.key[rows], month)
+        # accounts entering a touched tier get their first touch spread over one cadence (keyed
+        # draws: drawn for the accounts that moved only, the same numbers)
+        moved = rows[changed]
+        moved_to = tiers[changed]
+        u = sim.streams.uniform("coverage_schedule", book.key[moved], month)
         for code, weeks in (
             (HIGH, cfg.tiers.high.cadence_weeks),
             (LOW, cfg.tiers.low.cadence_weeks),
             (TECH, cfg.tiers.tech.cadence_weeks),
         ):
-            sel = (tiers == code) & changed
+            sel = moved_to == code
             cadence = weeks * WEEK
-            book.next_touch[rows[sel]] = month + u[sel] * cadence if cadence > 0 else np.inf
+            book.next_touch[moved[sel]] = month + u[sel] * cadence if cadence > 0 else np.inf
         book.next_touch[rows[tiers == NONE]] = np.inf
 
     def _tier_new_accounts(self, month: int) -> None:
@@ -175,11 +182,13 @@ class CoverageActor(Actor):
                 self._assign(month)
             else:
                 self._tier_new_accounts(month)
-            self._tech_campaigns(month)
+        tech = book.alive & (book.tier == TECH)  # tiers stay as they are for the month
+        if cfg.policy != "none":
+            self._tech_campaigns(month, tech)
             if cfg.alerts.enabled:
                 self._raise_alerts(month)
         self.team.schedule_requests(month)
-        tech_alive = int(np.count_nonzero(book.alive & (book.tier == TECH)))
+        tech_alive = int(np.count_nonzero(tech))
         ledger.add(
             "cs_cost",
             month,
@@ -188,12 +197,13 @@ class CoverageActor(Actor):
         )
         ledger.add("csm_hours_available", month, cfg.csm.count * cfg.csm.hours_per_week / WEEK)
 
-    def _tech_campaigns(self, month: int) -> None:
+    def _tech_campaigns(self, month: int, tech: NDArray[np.bool_]) -> None:
+        """Campaigns for the tech-touch accounts due one (``tech``: alive and tech touch)."""
         sim, book = self.sim, self.sim.book
         spec = sim.scenario.coverage.tiers.tech
         if spec.cadence_weeks <= 0:
             return
-        rows = np.flatnonzero(book.alive & (book.tier == TECH) & (book.next_touch < month + 1))
+        rows = np.flatnonzero(tech & (book.next_touch < month + 1))
         apply_touch(sim, rows, spec.touch_effect)
         book.tech_touches[rows] += 1
         book.next_touch[rows] += spec.cadence_weeks * WEEK
@@ -204,8 +214,9 @@ class CoverageActor(Actor):
         cfg = sim.scenario.coverage.alerts
         from ..tiers import TIER_CODES
 
-        codes = [TIER_CODES[t] for t in cfg.tiers]
-        rows = np.flatnonzero(book.alive & np.isin(book.tier, codes))
+        alerting_tier = np.zeros(len(TIER_CODES), dtype=bool)  # by tier code
+        alerting_tier[[TIER_CODES[t] for t in cfg.tiers]] = True
+        rows = np.flatnonzero(book.alive & alerting_tier[book.tier])
         rows = rows[month - book.last_alert[rows] >= max(cfg.cooldown_months, 1)]
         if rows.size == 0:
             return
@@ -229,17 +240,31 @@ class CoverageActor(Actor):
             self._served_month[job.row] = month
             self._served.append(job.row)
 
+    def alerts_served(self, rows: NDArray[np.intp], ends: NDArray[np.float64]) -> None:
+        """:meth:`alert_served` for many alerts, worked in the order given (ends ascending)."""
+        month = np.minimum(ends.astype(np.int64), self.sim.horizon - 1)
+        np.add.at(self._alerts_served, month, 1)
+        alive = self._alive[rows]
+        rows = rows[alive]
+        if rows.size:
+            # ends ascend, so each account's last served month is its largest
+            np.maximum.at(self._served_month, rows, month[alive].astype(np.int32))
+            self._served_batches.append(rows)
+
     def _refresh_arrays(self) -> None:
         self._alive = self.sim.book.column("alive")
         self._served_month = self.sim.book.column("served_month")
 
     def flush_served(self) -> None:
         """Apply the satisfaction effect of alerts served since the last flush."""
-        if not self._served:
+        if not self._served and not self._served_batches:
             return
         book = self.sim.book
-        rows = np.unique(np.array(self._served, dtype=np.intp))
+        rows = np.unique(
+            np.concatenate([np.array(self._served, dtype=np.intp), *self._served_batches])
+        )
         self._served.clear()
+        self._served_batches.clear()
         rows = rows[book.alive[rows]]
         apply_touch(self.sim, rows, self.sim.scenario.coverage.alerts.effect)
         book.touches[rows] += 1

@@ -73,6 +73,29 @@ class CSMTeam:
         self._claims_due = False
         self.log: list[Job] = []  # every reactive job, for queue statistics
         self.reactive_hours = np.zeros(self.cfg.csm.count)  # this week's, per CSM
+        # touch hours on a grid of 2**-20 (1.5, 0.25, ...): every sum of them is exact
+        self._exact_hours = all(
+            float(h * 2**20).is_integer() and h * 2**20 < 2**32
+            for h in (self.cfg.tiers.high.touch_hours, self.cfg.tiers.low.touch_hours)
+        )
+        # alerts only (no requests): one priority, first come first served, so every job's CSM
+        # and start are known when the month's alerts arrive (see :meth:`_fcfs_add`)
+        self.fcfs = self.cfg.requests.per_month <= 0
+        self._tails: list[tuple[float, int, int]] = []  # (last job's end, order, CSM), busy CSMs
+        self._fresh: list[int] = list(range(self.cfg.csm.count))  # not yet started (time 0)
+        self._n_pushed = 0  # the order counter of the FCFS dispatcher
+        # jobs whose end is not worked yet, by (end, order); those before ``_next`` are worked
+        self._jobs: dict[str, NDArray[Any]] = {
+            "end": np.empty(0),
+            "start": np.empty(0),
+            "pop": np.empty(0),  # when the CSM took the job (inf: never)
+            "arrival": np.empty(0),
+            "hours": np.empty(0),
+            "csm": np.empty(0, dtype=np.intp),
+            "row": np.empty(0, dtype=np.intp),
+        }
+        self._next = 0
+        self._job_log: list[tuple[NDArray[np.float64], ...]] = []  # (arrival, start, pop)
 
     # -- queue ---------------------------------------------------------------------------------
     def add_arrivals(self, jobs: list[Job]) -> None:
@@ -106,8 +129,31 @@ class CSMTeam:
         Little's law L = lambda x W can be checked against it.
         """
         end = self.env.now if until is None else until
+        if self.fcfs:
+            return self._fcfs_queue_statistics(end, grid)
         jobs = [j for j in self.log if j.arrival < end]
-        n = len(jobs)
+        arrival = np.array([j.arrival for j in jobs], dtype=np.float64)
+        start = np.array(
+            [min(j.start, end) if j.start == j.start else end for j in jobs], dtype=np.float64
+        )
+        return self._statistics(arrival, start, end, grid)
+
+    def _fcfs_queue_statistics(self, end: float, grid: int) -> dict[str, float]:
+        log = self._job_log
+        arrival = np.concatenate([a for a, _, _ in log]) if log else np.empty(0)
+        start = np.concatenate([s for _, s, _ in log]) if log else np.empty(0)
+        pop = np.concatenate([p for _, _, p in log]) if log else np.empty(0)
+        sel = arrival < end
+        arrival, start, pop = arrival[sel], start[sel], pop[sel]
+        # a job has a start once its CSM has taken it (a job not taken yet counts to ``end``)
+        start = np.where(pop < self.env.now, np.minimum(start, end), end)
+        return self._statistics(arrival, start, end, grid)
+
+    @staticmethod
+    def _statistics(
+        arrival: NDArray[np.float64], start: NDArray[np.float64], end: float, grid: int
+    ) -> dict[str, float]:
+        n = arrival.size
         if n == 0 or end <= 0:
             nan = float("nan")
             return {
@@ -118,8 +164,6 @@ class CSMTeam:
                 "mean_wait": nan,
                 "share_waited": nan,
             }
-        arrival = np.array([j.arrival for j in jobs])
-        start = np.array([min(j.start, end) if j.start == j.start else end for j in jobs])
         waits = start - arrival
         t = (np.arange(int(grid * end)) + 0.5) / grid
         waiting = np.searchsorted(np.sort(arrival), t, side="right") - np.searchsorted(
@@ -147,6 +191,9 @@ class CSMTeam:
         self, rows: NDArray[np.intp], at: NDArray[np.float64], hours: float
     ) -> None:
         """Alerts for ``rows`` arriving at times ``at`` within the current month."""
+        if self.fcfs:
+            self._fcfs_add(rows, at, hours)
+            return
         seq = self._seq
         self.add_arrivals(
             [
@@ -189,8 +236,12 @@ class CSMTeam:
 
     def _first_claims(self):  # type: ignore[no-untyped-def]
         now = self.env.now
-        for j in range(self.cfg.csm.count):
-            self._take_next(j, now)
+        if self.fcfs:  # those given no job at the first month's alerts go idle, in order
+            self._idle.extend(self._fresh)
+            self._fresh = []
+        else:
+            for j in range(self.cfg.csm.count):
+                self._take_next(j, now)
         self._arm()
         return
         yield  # a simpy process (started with urgent priority, as the CSM processes were)
@@ -200,6 +251,9 @@ class CSMTeam:
         self._claims_due = False
         now = self.env.now
         self._work_until(now, inclusive=True)
+        if self.fcfs:  # the idle CSMs took their jobs when the alerts were scheduled
+            self._arm()
+            return
         idle, self._idle = self._idle, []
         for j in idle:
             self._take_next(j, now)
@@ -223,6 +277,9 @@ class CSMTeam:
 
     def _work_until(self, limit: float, inclusive: bool = False) -> None:
         """Work through the job ends before ``limit`` (at or before, with ``inclusive``)."""
+        if self.fcfs:
+            self._fcfs_work_until(limit, inclusive)
+            return
         busy, ledger = self._busy, self.sim.ledger
         last = self.sim.horizon - 1
         while busy and (busy[0][0] < limit or (inclusive and busy[0][0] == limit)):
@@ -237,9 +294,15 @@ class CSMTeam:
 
     def _arm(self) -> None:
         """Make sure the dispatcher wakes at the earliest job end."""
-        if not self._busy:
+        if self.fcfs:
+            ends = self._jobs["end"]
+            if self._next >= ends.size or not ends[self._next] < np.inf:
+                return
+            end = float(ends[self._next])
+        elif not self._busy:
             return
-        end = self._busy[0][0]
+        else:
+            end = self._busy[0][0]
         if self._wake is not None and self._wake_at <= end:
             return
         wake = self.env.at(end)
@@ -252,6 +315,139 @@ class CSMTeam:
         self._wake, self._wake_at = None, np.inf
         self._work_until(self.env.peek())
         self._arm()
+
+    # -- alerts only: first come first served, assigned when they arrive --------------------------
+    #
+    # With one priority the CSMs take the jobs in the order of their arrival (then scheduling
+    # order), each the next one whenever free, and nothing that arrives later can overtake a job
+    # that arrived before it. So when a month's alerts are drawn, the dispatcher can play the
+    # CSMs' claims forward at once on a heap of their last jobs' ends, exactly as
+    # :meth:`_take_next` would have played them one by one: which CSM takes each job, when
+    # (``pop``) and when it starts and ends. Working the ends (hours, served alerts, idle CSMs)
+    # then happens a batch of ends at a time, at the same simpy events as before.
+
+    def _fcfs_add(self, rows: NDArray[np.intp], at: NDArray[np.float64], hours: float) -> None:
+        env = self.env
+        now = env.now
+        tails, idle = self._tails, self._idle
+        # CSMs whose last job ended before now (worked already) found nothing more to take
+        while tails and tails[0][0] < now:
+            idle.append(heapq.heappop(tails)[2])
+        if idle and not self._claims_due:  # idle CSMs claim once the month is open
+            self._claims_due = True
+            claims = env.event()
+            claims.callbacks.append(self._on_claims)
+            claims.succeed()
+        n = rows.size
+        order = np.argsort(at, kind="stable")  # arrival, then scheduling order
+        arrival = at[order].tolist()
+        start = [np.nan] * n
+        end = [np.inf] * n
+        pop = [np.inf] * n
+        csm = [-1] * n
+        dur = hours / self.rate
+        pushed = self._n_pushed
+        k = 0
+        # CSMs whose job ends at this very instant take a job first (as in _on_claims)
+        while k < n and tails and tails[0][0] <= now:
+            e, _, j = tails[0]
+            a = arrival[k]
+            s = e if a <= e else e + (a - e)
+            heapq.heapreplace(tails, (s + dur, pushed, j))
+            start[k], end[k], pop[k], csm[k] = s, s + dur, e, j
+            pushed += 1
+            k += 1
+        # then the idle CSMs (at time 0 the CSMs not started yet), in the order they freed
+        claimers = self._fresh if self._fresh else idle
+        used = 0
+        for j in claimers:
+            if k >= n:
+                break
+            a = arrival[k]
+            s = now if a <= now else now + (a - now)
+            heapq.heappush(tails, (s + dur, pushed, j))
+            start[k], end[k], pop[k], csm[k] = s, s + dur, now, j
+            pushed += 1
+            k += 1
+            used += 1
+        del claimers[:used]
+        # then each job goes to the CSM that frees first
+        if tails:
+            replace = heapq.heapreplace
+            for i in range(k, n):
+                e, _, j = tails[0]
+                a = arrival[i]
+                s = e if a <= e else e + (a - e)
+                t = s + dur
+                replace(tails, (t, pushed, j))
+                start[i] = s
+                end[i] = t
+                pop[i] = e
+                csm[i] = j
+                pushed += 1
+        self._n_pushed = pushed
+        new = {
+            "end": np.array(end),
+            "start": np.array(start),
+            "pop": np.array(pop),
+            "arrival": np.array(arrival),
+            "hours": np.full(n, hours),
+            "csm": np.array(csm, dtype=np.intp),
+            "row": rows[order].astype(np.intp),
+        }
+        back = np.empty(n, dtype=np.intp)
+        back[order] = np.arange(n)
+        self._job_log.append((at.copy(), new["start"][back], new["pop"][back]))
+        # the jobs not worked yet, by end and then order of scheduling (older first)
+        i = self._next
+        merged = {k: np.concatenate([v[i:], new[k]]) for k, v in self._jobs.items()}
+        by_end = np.argsort(merged["end"], kind="stable")
+        self._jobs = {k: v[by_end] for k, v in merged.items()}
+        self._next = 0
+
+    def _fcfs_work_until(self, limit: float, inclusive: bool) -> None:
+        """Work the job ends before ``limit`` (at or before, with ``inclusive``), in one batch."""
+        jobs, i = self._jobs, self._next
+        stop = int(np.searchsorted(jobs["end"], limit, side="right" if inclusive else "left"))
+        if stop <= i:
+            return
+        self._next = stop
+        csm = jobs["csm"][i:stop]
+        hours = jobs["hours"][i:stop]
+        end = jobs["end"][i:stop]
+        np.add.at(self.reactive_hours, csm, hours)
+        self._book_hours_many(jobs["start"][i:stop], end, hours)
+        self.coverage.alerts_served(jobs["row"][i:stop], end)
+
+    def _book_hours_many(
+        self, start: NDArray[np.float64], end: NDArray[np.float64], hours: NDArray[np.float64]
+    ) -> None:
+        """:meth:`_book_hours` for many jobs, in their order (the same sums, bit for bit)."""
+        worked = self.sim.ledger["csm_hours_worked"]
+        last = self.sim.horizon - 1
+        first = start.astype(np.int64)
+        simple = (end <= start) | (first == end.astype(np.int64)) | (first >= last)
+        month = np.minimum(first, last)
+        if simple.all():
+            np.add.at(worked, month, hours)
+            return
+        months: list[NDArray[np.int64]] = []
+        values: list[NDArray[np.float64]] = []
+        done = 0
+        for i in np.flatnonzero(~simple).tolist():  # jobs spanning months: few
+            months.append(month[done:i])
+            values.append(hours[done:i])
+            s, e, h = float(start[i]), float(end[i]), float(hours[i])
+            t = s
+            while t < e and int(t) <= last:
+                stop = min(e, int(t) + 1.0)
+                months.append(np.array([int(t)], dtype=np.int64))
+                values.append(np.array([h * (stop - t) / (e - s)]))
+                t = stop
+            done = i + 1
+        months.append(month[done:])
+        values.append(hours[done:])
+        np.add.at(worked, np.concatenate(months), np.concatenate(values))
 
     def _weekly(self):  # type: ignore[no-untyped-def]
         """The team's weekly plan: scheduled touches of every book within each CSM's budget."""
@@ -280,50 +476,73 @@ class CSMTeam:
         high, low = self.cfg.tiers.high, self.cfg.tiers.low
         is_high = book.tier[due] == HIGH
         cadence = np.where(is_high, high.cadence_weeks, low.cadence_weeks) * WEEK
+        when = book.next_touch[due]
         # overdue by more than a cadence: skipped and rescheduled
-        stale = book.next_touch[due] + cadence < now
+        stale = when + cadence < now
         if stale.any():
             skipped = due[stale]
             book.next_touch[skipped] += cadence[stale] * np.ceil(
                 (now - book.next_touch[skipped]) / cadence[stale]
             )
             ledger.add("touches_skipped", month, int(stale.sum()))
-            due, cadence, is_high = due[~stale], cadence[~stale], is_high[~stale]
+            keep = ~stale
+            due, cadence, is_high, when = due[keep], cadence[keep], is_high[keep], when[keep]
         if due.size == 0:
             return
         cost = np.where(is_high, high.touch_hours, low.touch_hours)
         csm = book.csm[due]
-        # by CSM, then by due time (as np.lexsort would): a sort by time (the fast unstable
-        # sort gives the stable order when no two times are equal), then a stable radix sort
-        # by CSM number
-        when = book.next_touch[due]
+        bound = budget + 1e-9
+        if self._exact_hours and due.size < 2**21:
+            # every sum of these hours is exact, so a CSM whose due touches all fit does them
+            # all whatever their order; only the CSMs over budget need their touches in order
+            fits = np.bincount(csm, weights=cost, minlength=bound.size)[csm] <= bound[csm]
+            if not fits.all():
+                over = np.flatnonzero(~fits)
+                order = self._plan_order(when[over], csm[over])
+                fits[over[order]] = self._fits_in_order(cost[over[order]], csm[over[order]], bound)
+            hours = float(cost[fits].sum())  # exact: the same in any order
+        else:
+            order = self._plan_order(when, csm)
+            due, cadence, is_high, cost, csm = (
+                due[order],
+                cadence[order],
+                is_high[order],
+                cost[order],
+                csm[order],
+            )
+            fits = self._fits_in_order(cost, csm, bound)
+            hours = float(cost[fits].sum())
+        done = due[fits]
+        from .coverage import apply_touch
+
+        # high and low touches at once (disjoint rows, each with its tier's effect)
+        apply_touch(sim, done, np.where(is_high[fits], high.touch_effect, low.touch_effect))
+        book.touches[done] += 1
+        book.next_touch[done] += cadence[fits]
+        ledger.add("touches_done", month, done.size)
+        self._book_hours(now, week_end, hours)
+
+    def _plan_order(self, when: NDArray[np.float64], csm: NDArray[np.int32]) -> NDArray[np.intp]:
+        """The order of touches by CSM, then by due time, then by position (as np.lexsort)."""
+        # a sort by time (the fast unstable sort gives the stable order when no two times are
+        # equal), then a stable radix sort by CSM number
         order = np.argsort(when)
         ordered = when[order]
         if (ordered[1:] == ordered[:-1]).any():
             order = np.argsort(when, kind="stable")
         key = csm[order].astype(np.int16) if self.cfg.csm.count < 2**15 else csm[order]
-        order = order[np.argsort(key, kind="stable")]
-        due, cadence, is_high, cost, csm = (
-            due[order],
-            cadence[order],
-            is_high[order],
-            cost[order],
-            csm[order],
-        )
+        return order[np.argsort(key, kind="stable")]
+
+    @staticmethod
+    def _fits_in_order(
+        cost: NDArray[np.float64], csm: NDArray[np.int32], bound: NDArray[np.float64]
+    ) -> NDArray[np.bool_]:
+        """Touches ordered by CSM and due time: which fit within their CSM's hours."""
         total = np.cumsum(cost)
         first = np.r_[True, csm[1:] != csm[:-1]]
         group_start = np.maximum.accumulate(np.where(first, np.arange(csm.size), 0))
         before = np.where(group_start > 0, total[group_start - 1], 0.0)
-        fits = total - before <= budget[csm] + 1e-9
-        done = due[fits]
-        from .coverage import apply_touch
-
-        apply_touch(sim, done[is_high[fits]], high.touch_effect)
-        apply_touch(sim, done[~is_high[fits]], low.touch_effect)
-        book.touches[done] += 1
-        book.next_touch[done] += cadence[fits]
-        ledger.add("touches_done", month, done.size)
-        self._book_hours(now, week_end, float(cost[fits].sum()))
+        return total - before <= bound[csm]
 
     def _book_hours(self, start: float, end: float, hours: float) -> None:
         """Book ``hours`` worked evenly over [start, end) into the months it spans."""
@@ -344,5 +563,11 @@ class CSMTeam:
         overdue = int(
             np.count_nonzero(book.alive & (book.csm >= 0) & (book.next_touch < month + 1))
         )
-        arrived = sum(1 for arrival, _, _ in self.pending if arrival <= self.env.now)
-        self.sim.ledger.set("backlog", month, len(self.queue) + arrived + overdue)
+        now = self.env.now
+        if self.fcfs:  # arrived, and not yet taken by a CSM
+            jobs, i = self._jobs, self._next
+            waiting = int(np.count_nonzero((jobs["arrival"][i:] <= now) & (jobs["pop"][i:] >= now)))
+        else:
+            arrived = sum(1 for arrival, _, _ in self.pending if arrival <= now)
+            waiting = len(self.queue) + arrived
+        self.sim.ledger.set("backlog", month, waiting + overdue)
