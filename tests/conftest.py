@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,6 +21,29 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if FUZZ_COUNTS:
         parts = ", ".join(f"{n:,} {kind}" for kind, n in sorted(FUZZ_COUNTS.items()))
         terminalreporter.write_line(f"fuzzing: tried {parts}")
+
+
+@contextlib.contextmanager
+def dask_executor(workers: int) -> Iterator[tuple[Any, Any]]:
+    """``(cluster, executor)``: a Dask executor on a LocalCluster of ``workers`` worker
+    processes (one thread each), started here and stopped on exit."""
+    import logging
+
+    from distributed import LocalCluster
+
+    from simlib.executors import get_executor
+
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        ) as cluster,
+        get_executor("dask", scheduler=cluster.scheduler_address) as ex,
+    ):
+        yield cluster, ex
 
 
 def sbg_survival(alpha: float, beta: float, t: np.ndarray) -> np.ndarray:

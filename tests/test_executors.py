@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import pandas as pd
 import pytest
+from conftest import dask_executor
 
 import simlib
 from simlib.executors import DaskExecutor, LocalExecutor, available_cpus, get_executor
@@ -55,8 +54,6 @@ def _tables(result: simlib.SimulationResult) -> dict[str, pd.DataFrame]:
 def test_results_are_identical_on_every_executor(tmp_path):
     """local with 1 worker (in this process), with 2 (processes, each storing its results in the
     cache), and Dask on a LocalCluster of 2 worker processes: the same tables bit for bit."""
-    from distributed import LocalCluster
-
     scenario = simlib.load_scenario("b2b_saas", SMALL)
     runs = {
         "local-1": simlib.simulate(scenario, replications=4, seed=8, workers=1),
@@ -70,16 +67,7 @@ def test_results_are_identical_on_every_executor(tmp_path):
             [scenario, "textbook"], replications=3, seed=8, overrides=None, workers=2
         )
     }
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        get_executor("dask", scheduler=cluster.scheduler_address) as ex,
-    ):
+    with dask_executor(2) as (_, ex):
         assert isinstance(ex, DaskExecutor) and ex.workers == 2
         runs["dask"] = simlib.simulate(scenario, replications=4, seed=8, executor=ex)
         runs["dask-cache"] = simlib.simulate(

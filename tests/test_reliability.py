@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FUZZ_COUNTS
+from conftest import FUZZ_COUNTS, dask_executor
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -485,12 +485,8 @@ def test_bad_book_during_a_run_exits_2_with_the_message(tmp_path, run_cli, worke
 def test_dask_runs_a_bad_book_once_and_reports_it_as_bad_input(tmp_path, run_cli):
     """Bad input fails the same way every time: Dask does not retry it (one attempt, counted by
     marker files), and the command still exits 2 with the file's message."""
-    import logging
     import uuid
 
-    from distributed import LocalCluster
-
-    from simlib.executors import get_executor
     from simlib.experiment import ReplicationTask, run_task
 
     rows = _book_rows()
@@ -510,16 +506,7 @@ def test_dask_runs_a_bad_book_once_and_reports_it_as_bad_input(tmp_path, run_cli
 
     task = ReplicationTask(simlib.load_scenario(str(scenario)), 0, 0)
     out = tmp_path / "out"
-    with (
-        LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        ) as cluster,
-        get_executor("dask", scheduler=cluster.scheduler_address) as ex,
-    ):
+    with dask_executor(1) as (cluster, ex):
         assert ex.retries >= 1
         with pytest.raises(DataError, match="tenure_months"):
             list(ex.map(attempt, [task]))

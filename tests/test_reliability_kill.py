@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import logging
 import os
 import random
 import signal
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import dask_executor
 
 import simlib
 from simlib.reports import external_references
@@ -125,25 +125,14 @@ def test_batch_killed_at_random_moments_resumes_to_identical_tables(tmp_path: Pa
 
 @pytest.mark.slow
 def test_dask_worker_killed_mid_run_gives_identical_results() -> None:
-    from distributed import LocalCluster
-
-    from simlib.executors import DaskExecutor, get_executor
+    from simlib.executors import DaskExecutor
 
     scenario = simlib.load_scenario(
         "b2b_saas", ["population.initial_accounts=50000", "horizon_months=120"]
     )
     reference = simlib.simulate(scenario, replications=4, seed=7, workers=1)
     killed: list[int] = []
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        ) as cluster,
-        get_executor("dask", scheduler=cluster.scheduler_address) as ex,
-    ):
+    with dask_executor(2) as (cluster, ex):
         assert isinstance(ex, DaskExecutor) and ex.retries >= 1
         client = ex.client
 
