@@ -13,6 +13,7 @@ one table are drawn side by side (hue = scenario).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +50,32 @@ _THEMED = False
 PALETTE = "colorblind"
 
 
+#: Families that draw Japanese (and other CJK) scenario names, in order of preference.
+CJK_FAMILIES = (
+    "Noto Sans CJK JP",
+    "Noto Sans JP",
+    "IPAexGothic",
+    "IPAGothic",
+    "IPAPGothic",
+    "Hiragino Sans",
+    "Yu Gothic",
+    "Meiryo",
+)
+
+
+def _font_families() -> list[str]:
+    """DejaVu Sans, then every installed family of :data:`CJK_FAMILIES`: matplotlib falls back
+    along a list of concrete families glyph by glyph, but not along a generic family's list,
+    and it warns about a listed family that is not installed."""
+    from matplotlib import font_manager
+
+    # CJK fonts often lack a bold face; matplotlib then uses the regular one, which is fine,
+    # but logs a line per title that would clutter every report
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(f for f in CJK_FAMILIES if f in installed)]
+
+
 def set_theme() -> None:
     """The kit's one chart theme: seaborn whitegrid, colour-blind palette, readable sizes."""
     global _THEMED
@@ -64,19 +91,8 @@ def set_theme() -> None:
             "axes.titleweight": "bold",
             "axes.labelsize": 11,
             "legend.frameon": False,
-            # Japanese (and other CJK) scenario names render wherever one of these is installed
-            "font.sans-serif": [
-                "DejaVu Sans",
-                "Noto Sans CJK JP",
-                "Noto Sans JP",
-                "IPAexGothic",
-                "IPAGothic",
-                "Hiragino Sans",
-                "Yu Gothic",
-                "Meiryo",
-                "Arial",
-                "sans-serif",
-            ],
+            # the first family draws Latin text; the installed CJK ones draw what it lacks
+            "font.family": _font_families(),
             "figure.autolayout": False,
         },
     )
