@@ -101,11 +101,16 @@ def ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64
     top_price = np.array([max(s.plans.values()) for s in segments.values()])
     monthly_churn = np.array([s.churn.monthly.mean for s in segments.values()])
     annual_churn = np.array([s.churn.annual.mean for s in segments.values()])
+    # per-segment tables, then one look-up a row: the same operations on the same numbers
+    n_seg = top_price.size
+    years_by = np.concatenate([1.0 / (12.0 * monthly_churn), 1.0 / annual_churn])
     seg = book.segment[rows]
-    annual = book.contract[rows] == CONTRACT_ANNUAL
-    years = np.where(annual, 1.0 / annual_churn[seg], 1.0 / (12.0 * monthly_churn[seg]))
-    arr_potential = 12.0 * top_price[seg] * book.size[rows]
-    return sim.scenario.economics.gross_margin * arr_potential * years
+    key = np.where(book.contract[rows] == CONTRACT_ANNUAL, n_seg, 0) + seg
+    ltv = (12.0 * top_price)[seg]  # arr_potential = 12 x top price x size
+    ltv *= book.size[rows]
+    ltv *= sim.scenario.economics.gross_margin
+    ltv *= years_by[key]
+    return ltv
 
 
 @register_policy("tiered_by_ltv_potential")

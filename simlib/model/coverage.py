@@ -110,6 +110,7 @@ class CoverageActor(Actor):
         tiers = policy(sim, rows)
         tiers = self._fit_books(rows, tiers)
         self._set_tiers(rows, tiers, month)
+        self.team.set_books(self.booked)
 
     def _fit_books(self, rows: NDArray[np.intp], tiers: NDArray[np.int8]) -> NDArray[np.int8]:
         """Place high/low accounts in CSM books (largest MRR first); overflow falls a tier."""
@@ -203,9 +204,10 @@ class CoverageActor(Actor):
         spec = sim.scenario.coverage.tiers.tech
         if spec.cadence_weeks <= 0:
             return
-        rows = np.flatnonzero(tech & (book.next_touch < month + 1))
+        due = tech & (book.next_touch < month + 1)
+        rows = np.flatnonzero(due)
         apply_touch(sim, rows, spec.touch_effect)
-        book.tech_touches[rows] += 1
+        book.tech_touches += due  # + 1 for the rows due (as a whole-book mask: cheaper)
         book.next_touch[rows] += spec.cadence_weeks * WEEK
         sim.ledger.add("tech_touches", month, rows.size)
 
@@ -216,7 +218,12 @@ class CoverageActor(Actor):
 
         alerting_tier = np.zeros(len(TIER_CODES), dtype=bool)  # by tier code
         alerting_tier[[TIER_CODES[t] for t in cfg.tiers]] = True
-        rows = np.flatnonzero(book.alive & alerting_tier[book.tier])
+        if alerting_tier[NONE] or alerting_tier[TECH]:
+            rows = np.flatnonzero(book.alive & alerting_tier[book.tier])
+        else:  # high and low touch accounts are those in CSM books (rows ascending)
+            rows = self.booked[book.alive[self.booked]]
+            if not (alerting_tier[HIGH] and alerting_tier[LOW]):
+                rows = rows[alerting_tier[book.tier[rows]]]
         rows = rows[month - book.last_alert[rows] >= max(cfg.cooldown_months, 1)]
         if rows.size == 0:
             return

@@ -96,6 +96,8 @@ class CSMTeam:
         }
         self._next = 0
         self._job_log: list[tuple[NDArray[np.float64], ...]] = []  # (arrival, start, pop)
+        # the weekly plan's compact copy of the CSM books (see :meth:`set_books`)
+        self.set_books(np.empty(0, dtype=np.intp))
 
     # -- queue ---------------------------------------------------------------------------------
     def add_arrivals(self, jobs: list[Job]) -> None:
@@ -462,35 +464,56 @@ class CSMTeam:
             week += 1
             yield env.timeout(week * WEEK - env.now)
 
+    def set_books(self, rows: NDArray[np.intp]) -> None:
+        """The CSM books after a tier re-assignment: a compact copy of what the weekly plan
+        reads (rows, next-touch times, CSM, and each row's tier's cadence, cost and effect),
+        kept in step with the book as touches are done or skipped and accounts churn."""
+        book = self.sim.book
+        high, low = self.cfg.tiers.high, self.cfg.tiers.low
+        is_high = book.tier[rows] == HIGH
+        self._p_rows = rows
+        self._p_next = book.next_touch[rows]  # a copy (fancy indexing)
+        self._p_csm = book.csm[rows]
+        self._p_cadence = np.where(is_high, high.cadence_weeks, low.cadence_weeks) * WEEK
+        self._p_cost = np.where(is_high, high.touch_hours, low.touch_hours)
+        self._p_effect = np.where(is_high, high.touch_effect, low.touch_effect)
+
     def _scheduled_touches(self, now: float, week_end: float, budget: NDArray[np.float64]) -> None:
         """Work every CSM's due touches of the week within their budget (hours), vectorized."""
         sim, book, ledger = self.sim, self.sim.book, self.sim.ledger
-        rows = self.coverage.booked
-        if rows.size == 0:
+        p_rows = self._p_rows
+        if p_rows.size == 0:
             return
-        rows = rows[book.alive[rows]]
-        due = rows[book.next_touch[rows] < week_end]
-        if due.size == 0:
+        p_next = self._p_next
+        pick = np.flatnonzero(p_next < week_end)  # due, in book order (alive or not)
+        if pick.size == 0:
             return
+        alive = book.alive[p_rows[pick]]
+        if not alive.all():  # churned for good: never due again
+            p_next[pick[~alive]] = np.inf
+            pick = pick[alive]
+            if pick.size == 0:
+                return
+        due = p_rows[pick]
         month = min(int(now), sim.horizon - 1)
-        high, low = self.cfg.tiers.high, self.cfg.tiers.low
-        is_high = book.tier[due] == HIGH
-        cadence = np.where(is_high, high.cadence_weeks, low.cadence_weeks) * WEEK
-        when = book.next_touch[due]
+        cadence = self._p_cadence[pick]
+        when = p_next[pick]
         # overdue by more than a cadence: skipped and rescheduled
         stale = when + cadence < now
         if stale.any():
-            skipped = due[stale]
-            book.next_touch[skipped] += cadence[stale] * np.ceil(
-                (now - book.next_touch[skipped]) / cadence[stale]
-            )
+            skipped = pick[stale]
+            c = cadence[stale]
+            moved = p_next[skipped]
+            moved += c * np.ceil((now - moved) / c)
+            p_next[skipped] = moved
+            book.next_touch[due[stale]] = moved
             ledger.add("touches_skipped", month, int(stale.sum()))
             keep = ~stale
-            due, cadence, is_high, when = due[keep], cadence[keep], is_high[keep], when[keep]
-        if due.size == 0:
-            return
-        cost = np.where(is_high, high.touch_hours, low.touch_hours)
-        csm = book.csm[due]
+            pick, due, cadence, when = pick[keep], due[keep], cadence[keep], when[keep]
+            if due.size == 0:
+                return
+        cost = self._p_cost[pick]
+        csm = self._p_csm[pick]
         bound = budget + 1e-9
         if self._exact_hours and due.size < 2**21:
             # every sum of these hours is exact, so a CSM whose due touches all fit does them
@@ -503,10 +526,11 @@ class CSMTeam:
             hours = float(cost[fits].sum())  # exact: the same in any order
         else:
             order = self._plan_order(when, csm)
-            due, cadence, is_high, cost, csm = (
+            pick, due, cadence, when, cost, csm = (
+                pick[order],
                 due[order],
                 cadence[order],
-                is_high[order],
+                when[order],
                 cost[order],
                 csm[order],
             )
@@ -516,9 +540,11 @@ class CSMTeam:
         from .coverage import apply_touch
 
         # high and low touches at once (disjoint rows, each with its tier's effect)
-        apply_touch(sim, done, np.where(is_high[fits], high.touch_effect, low.touch_effect))
+        apply_touch(sim, done, self._p_effect[pick[fits]])
         book.touches[done] += 1
-        book.next_touch[done] += cadence[fits]
+        later = when[fits] + cadence[fits]
+        p_next[pick[fits]] = later
+        book.next_touch[done] = later
         ledger.add("touches_done", month, done.size)
         self._book_hours(now, week_end, hours)
 
