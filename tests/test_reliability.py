@@ -459,8 +459,8 @@ def test_a_million_row_csv_loads_in_bounded_memory(tmp_path, kind):
 # A bad data file named by a scenario is bad input (exit 2), not a failed replication
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_bad_book_during_a_run_exits_2_with_the_message(tmp_path, run_cli, workers):
+def _bad_book_scenario(tmp_path: Path) -> tuple[Path, Path]:
+    """A customer book whose data row 3 has a negative tenure, and a scenario that imports it."""
     rows = _book_rows()
     rows[2][5] = "-3"
     book = _write_csv(tmp_path / "book.csv", BOOK_HEADER, rows)
@@ -469,6 +469,12 @@ def test_bad_book_during_a_run_exits_2_with_the_message(tmp_path, run_cli, worke
         f"extends: b2b_saas\nhorizon_months: 6\npopulation: {{from_csv: {book}}}\n",
         encoding="utf-8",
     )
+    return book, scenario
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_bad_book_during_a_run_exits_2_with_the_message(tmp_path, run_cli, workers):
+    book, scenario = _bad_book_scenario(tmp_path)
     out = tmp_path / "out"
     code, _, err = run_cli(
         "run", str(scenario), "-q", "-r", "2", "--workers", workers, "--out", str(out)
@@ -489,14 +495,7 @@ def test_dask_runs_a_bad_book_once_and_reports_it_as_bad_input(tmp_path, run_cli
 
     from simlib.experiment import ReplicationTask, run_task
 
-    rows = _book_rows()
-    rows[2][5] = "-3"
-    book = _write_csv(tmp_path / "book.csv", BOOK_HEADER, rows)
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(
-        f"extends: b2b_saas\nhorizon_months: 6\npopulation: {{from_csv: {book}}}\n",
-        encoding="utf-8",
-    )
+    book, scenario = _bad_book_scenario(tmp_path)
     attempts = tmp_path / "attempts"
     attempts.mkdir()
 
