@@ -59,7 +59,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import UserInputError
-from .paths import safe_name, within
+from .paths import safe_name, within, write_text_atomic
 from .reports import (
     HEADLINE_METRICS,
     comparison_from_results,
@@ -68,7 +68,6 @@ from .reports import (
     headline_table,
     notebook_to_html,
     render_index,
-    write_text_atomic,
 )
 
 __all__ = [

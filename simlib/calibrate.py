@@ -56,7 +56,6 @@ from scipy.optimize import minimize
 from scipy.special import betaln, digamma, polygamma
 
 from .errors import DataError
-from .paths import write_text_atomic
 
 __all__ = [
     "CsvTable",
@@ -85,7 +84,6 @@ __all__ = [
     "survival",
     "survival_data_from_accounts",
     "survival_gap",
-    "write_text_atomic",
 ]
 
 #: Bounds of alpha and beta during the search; a fit that ends on one is flagged in ``warnings``.

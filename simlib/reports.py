@@ -42,7 +42,6 @@ __all__ = [
     "metric_label",
     "notebook_to_html",
     "render_index",
-    "write_text_atomic",
 ]
 
 #: Summary metrics: label and unit kind (money = currency over the horizon or per account,
@@ -561,11 +560,3 @@ def run_comparison(
 
     res = compare(list(scenarios), replications=replications, seed=seed)
     return res.table, dict(res.results)
-
-
-def shifted_fit_overrides(scenario: Any, shift: float) -> list[str]:
-    """Overrides that raise every segment's mean product fit (0-1 scale) by ``shift``, keeping
-    each fit Beta's ``beta`` (see :func:`simlib.lab.shifted_fit_overrides`)."""
-    from .lab import shifted_fit_overrides as shifted
-
-    return shifted(scenario, shift)

@@ -101,8 +101,8 @@ def calibrate(args: argparse.Namespace) -> int:
         fit_retention,
         holdout_table,
         scenario_fragment,
-        write_text_atomic,
     )
+    from ..paths import write_text_atomic
 
     if args.fragment and args.period_months not in (1, 12):
         raise CommandError(
