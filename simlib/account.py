@@ -53,6 +53,7 @@ class AccountBook:
     _data: dict[str, NDArray] = field(default_factory=dict)
     _fill: dict[str, float | int | bool] = field(default_factory=dict)
     reported: list[str] = field(default_factory=list)
+    churns: int = 0  # calls of :meth:`churn` so far (a row that churned stays churned)
 
     def __post_init__(self) -> None:
         self.capacity = max(16, int(self.capacity))
@@ -74,8 +75,24 @@ class AccountBook:
             raise ValueError(f"column {name!r} exists already")
         self._data[name] = np.full(self.capacity, fill, dtype=dtype)
         self._fill[name] = fill
+        self.__dict__[name] = self._data[name][: self.n]
         if report:
             self.reported.append(name)
+
+    # Each column's view of the first ``n`` rows is kept in the instance's ``__dict__`` (renewed
+    # when rows are added), so ``book.mrr`` is a plain attribute look-up: the model reads columns
+    # tens of thousands of times a run.
+    def _renew_views(self) -> None:
+        n = self.n
+        for name, arr in self._data.items():
+            self.__dict__[name] = arr[:n]
+
+    def __getstate__(self) -> dict[str, object]:  # views are not state: a copy renews them
+        return {k: v for k, v in self.__dict__.items() if k not in self.__dict__["_data"]}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._renew_views()
 
     def __getattr__(self, name: str) -> NDArray:
         data = self.__dict__.get("_data")
@@ -117,6 +134,7 @@ class AccountBook:
                 self._data[name] = grown
             self.capacity = new_cap
         self.n = needed
+        self._renew_views()
         return slice(start, needed)
 
     def alive_index(self) -> NDArray[np.intp]:
@@ -125,6 +143,7 @@ class AccountBook:
 
     def churn(self, rows: NDArray[np.intp], month: int) -> float:
         """Churn ``rows`` at the end of ``month``; returns the MRR they took with them."""
+        self.churns += 1
         mrr = self._data["mrr"]
         lost = float(mrr[rows].sum())
         self._data["final_mrr"][rows] = mrr[rows]

@@ -95,7 +95,27 @@ def _by_arr(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
 
 
 def ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64]:
-    """Gross margin x ARR at the top plan x expected years of life from the segment's churn."""
+    """Gross margin x ARR at the top plan x expected years of life from the segment's churn
+    (currency).
+
+    An account's value changes only with its contract (its segment and size are fixed), so it
+    is kept in the book beside the contract it was worked out for, and worked out again only
+    when that changed.
+    """
+    book = sim.book
+    if not hasattr(book, "ltv_potential"):
+        book.add_column("ltv_potential", np.float64, np.nan)
+        book.add_column("ltv_contract", np.int8, -1)
+    contract = book.contract[rows]
+    stale = book.ltv_contract[rows] != contract
+    if stale.any():
+        fresh = rows[stale]
+        book.ltv_potential[fresh] = _ltv_potential(sim, fresh)
+        book.ltv_contract[fresh] = contract[stale]
+    return book.ltv_potential[rows]
+
+
+def _ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64]:
     book = sim.book
     segments = sim.scenario.segment_table()
     top_price = np.array([max(s.plans.values()) for s in segments.values()])

@@ -218,3 +218,56 @@ def test_bad_coverage_input(override, words):
     with pytest.raises(ScenarioError) as info:
         simlib.load_scenario("coverage_tiered", [override])
     assert words in str(info.value)
+
+
+def _claims_one_by_one(tails, arrival, dur, pushed):
+    """Reference: each job to the CSM that frees first, off a heap, one job at a time."""
+    import heapq
+
+    heap = list(tails)
+    heapq.heapify(heap)
+    out = []
+    for a in arrival.tolist():
+        e, _, j = heap[0]
+        s = e if a <= e else e + (a - e)
+        heapq.heapreplace(heap, (s + dur, pushed, j))
+        out.append((s, s + dur, e, j))
+        pushed += 1
+    return out, sorted(heap)
+
+
+@pytest.mark.parametrize("csms", [16, 40, 240])
+@pytest.mark.parametrize("load", ["idle", "busy", "ties"])
+def test_alert_dispatch_in_blocks_equals_one_by_one(csms, load):
+    """The block dispatcher (alerts only) gives every job the same CSM, start and end as
+    the job-by-job heap it replaces, saturated or not, with equal free times and arrivals."""
+    from types import SimpleNamespace
+
+    from simlib.model.csm import CSMTeam
+
+    rng = np.random.default_rng(csms)
+    n, dur = 5 * csms, 0.01
+    if load == "idle":  # CSMs free long before the arrivals spread over the month
+        free = rng.random(csms) * 0.1
+        arrival = np.sort(rng.random(n))
+    elif load == "busy":  # more work than hours: every job waits for a CSM
+        free = rng.random(csms) * 0.5
+        arrival = np.sort(rng.random(n) * 0.05)
+    else:  # free times and arrivals on a coarse grid: many exact ties
+        free = rng.integers(0, 4, csms) * 0.25
+        arrival = np.sort(rng.integers(0, 40, n) * 0.025)
+    order = rng.permutation(csms)
+    tails = [(float(free[i]), int(order[i]), int(i)) for i in range(csms)]
+    pushed = csms
+    want, want_heap = _claims_one_by_one(tails, arrival, dur, pushed)
+    team = SimpleNamespace(_tails=list(tails))
+    start, end, pop = np.full(n, np.nan), np.full(n, np.inf), np.full(n, np.inf)
+    csm = np.full(n, -1, dtype=np.intp)
+    pushed_after, k = CSMTeam._fcfs_claim(team, arrival, 0, dur, pushed, start, end, pop, csm)
+    if csms == 240:
+        assert k > n // 2  # most jobs went out in blocks
+    # the rest one by one, off the heap the blocks left
+    rest, heap = _claims_one_by_one(team._tails, arrival[k:], dur, pushed_after)
+    got = list(zip(start[:k].tolist(), end[:k].tolist(), pop[:k].tolist(), csm[:k].tolist()))
+    assert got + rest == want
+    assert heap == want_heap

@@ -21,20 +21,31 @@ of a renewal at which it would churn stays with probability ``save_probability``
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import ndtr, ndtri
 
 from ..engine import Actor, Simulation, register_actor
 from ..scenario import Scenario
-from ..tiers import COVERAGE_POLICIES, HIGH, LOW, NONE, TECH
+from ..tiers import COVERAGE_POLICIES, HIGH, LOW, NONE, TECH, TIER_CODES
 from .csm import WEEK, CSMTeam, Job
 from .renewal import RenewalDesk
 
 __all__ = ["CoverageActor", "apply_touch"]
 
 NEVER = -1_000_000
+
+
+_TABLE = 256  # touches in a quarter the effect table holds
+
+
+@functools.lru_cache(maxsize=64)
+def _effects(effect: float, diminishing: float) -> NDArray[np.float64]:
+    """``effect / (1 + diminishing x k)`` for k = 0, 1, ... (the same arithmetic as a row's)."""
+    return effect / (1.0 + diminishing * np.arange(_TABLE, dtype=np.int16))
 
 
 def apply_touch(
@@ -46,7 +57,11 @@ def apply_touch(
         return
     book = sim.book
     k = book.touches_quarter[rows]
-    eff = effect / (1.0 + sim.scenario.coverage.diminishing * k)
+    diminishing = sim.scenario.coverage.diminishing
+    if isinstance(effect, float) and k.max() < _TABLE:  # the k-th touch's effect looked up
+        eff = _effects(effect, diminishing)[k]
+    else:
+        eff = effect / (1.0 + diminishing * k)
     s = book.satisfaction[rows]
     book.satisfaction[rows] = np.minimum(s + eff * (1.0 - s), 1 - 1e-6)
     book.touches_quarter[rows] = k + 1
@@ -89,6 +104,9 @@ class CoverageActor(Actor):
         for name in ("csm_hours_available", "csm_hours_worked", "csm_utilization"):
             ledger.declare(name)
         self.team = CSMTeam(sim, self)
+        self._rows_seen = 0  # the book's rows at the end of the last open_month
+        self._alerting_tier = np.zeros(len(TIER_CODES), dtype=bool)  # by tier code
+        self._alerting_tier[[TIER_CODES[t] for t in cfg.alerts.tiers]] = True
         self.cutoffs: tuple[float, float] | None = None
         self.booked: NDArray[np.intp] = np.empty(0, dtype=np.intp)  # rows in a CSM book
         self._alerts_served = ledger["alerts_served"]
@@ -100,6 +118,10 @@ class CoverageActor(Actor):
 
     def start(self):  # type: ignore[no-untyped-def]
         return self.team.start()
+
+    def touch(self, rows: NDArray[np.intp], effect: float | NDArray[np.float64]) -> None:
+        """:func:`apply_touch` to ``rows`` (distinct), for this run."""
+        apply_touch(self.sim, rows, effect)
 
     # -- tiers and books -----------------------------------------------------------------------
     def _assign(self, month: int) -> None:
@@ -161,7 +183,12 @@ class CoverageActor(Actor):
 
     def _tier_new_accounts(self, month: int) -> None:
         book = self.sim.book
-        rows = np.flatnonzero(book.alive & (book.start_month == month) & (book.initial_tier < 0))
+        # accounts arrive only in the month calls of actors before this one: the rows added
+        # since this actor's last month
+        seen = self._rows_seen
+        rows = seen + np.flatnonzero(
+            book.alive[seen:] & (book.start_month[seen:] == month) & (book.initial_tier[seen:] < 0)
+        )
         if rows.size == 0:
             return
         cfg = self.sim.scenario.coverage
@@ -174,6 +201,7 @@ class CoverageActor(Actor):
     def open_month(self, month: int) -> None:
         sim, book, ledger = self.sim, self.sim.book, self.sim.ledger
         cfg = sim.scenario.coverage
+        self.team.catch_up()
         self.flush_served()
         self._refresh_arrays()
         if month % 3 == 0:
@@ -189,6 +217,7 @@ class CoverageActor(Actor):
             if cfg.alerts.enabled:
                 self._raise_alerts(month)
         self.team.schedule_requests(month)
+        self._rows_seen = book.n
         tech_alive = int(np.count_nonzero(tech))
         ledger.add(
             "cs_cost",
@@ -214,10 +243,7 @@ class CoverageActor(Actor):
     def _raise_alerts(self, month: int) -> None:
         sim, book = self.sim, self.sim.book
         cfg = sim.scenario.coverage.alerts
-        from ..tiers import TIER_CODES
-
-        alerting_tier = np.zeros(len(TIER_CODES), dtype=bool)  # by tier code
-        alerting_tier[[TIER_CODES[t] for t in cfg.tiers]] = True
+        alerting_tier = self._alerting_tier
         if alerting_tier[NONE] or alerting_tier[TECH]:
             rows = np.flatnonzero(book.alive & alerting_tier[book.tier])
         else:  # high and low touch accounts are those in CSM books (rows ascending)
@@ -229,7 +255,14 @@ class CoverageActor(Actor):
             return
         health = book.satisfaction[rows] - cfg.champion_signal * book.champion_lost[rows]
         if cfg.noise > 0:
-            health = health + cfg.noise * sim.streams.normal("health", book.key[rows], month)
+            # health + noise x z < threshold needs z = ndtri(u) below (threshold - health) /
+            # noise: only the rows whose uniform is below Phi of that (plus a margin far above
+            # the rounding of either side) are inverted, and their noisy health is compared as
+            # it is written (the same numbers as inverting every row)
+            u = sim.streams.uniform("health", book.key[rows], month)
+            margin = 1e-6 + 1e-12 / cfg.noise
+            could = np.flatnonzero(u < ndtr((cfg.threshold - health) / cfg.noise + margin))
+            rows, health = rows[could], health[could] + cfg.noise * ndtri(u[could])
         alerting = rows[health < cfg.threshold]
         book.last_alert[alerting] = month
         sim.ledger.add("alerts_raised", month, alerting.size)
@@ -280,6 +313,7 @@ class CoverageActor(Actor):
         """Renewal save handler: recently served accounts stay with ``save_probability``."""
         sim, book = self.sim, self.sim.book
         cfg = sim.scenario.coverage.alerts
+        self.team.catch_up()
         recent = leaving[month - book.served_month[leaving] < cfg.save_window_months]
         if recent.size == 0:
             return recent

@@ -95,6 +95,7 @@ class CSMTeam:
             "row": np.empty(0, dtype=np.intp),
         }
         self._next = 0
+        self._next_end = np.inf  # the end of job ``_next`` (inf: none)
         self._job_log: list[tuple[NDArray[np.float64], ...]] = []  # (arrival, start, pop)
         # the weekly plan's compact copy of the CSM books (see :meth:`set_books`)
         self.set_books(np.empty(0, dtype=np.intp))
@@ -253,9 +254,6 @@ class CSMTeam:
         self._claims_due = False
         now = self.env.now
         self._work_until(now, inclusive=True)
-        if self.fcfs:  # the idle CSMs took their jobs when the alerts were scheduled
-            self._arm()
-            return
         idle, self._idle = self._idle, []
         for j in idle:
             self._take_next(j, now)
@@ -279,9 +277,6 @@ class CSMTeam:
 
     def _work_until(self, limit: float, inclusive: bool = False) -> None:
         """Work through the job ends before ``limit`` (at or before, with ``inclusive``)."""
-        if self.fcfs:
-            self._fcfs_work_until(limit, inclusive)
-            return
         busy, ledger = self._busy, self.sim.ledger
         last = self.sim.horizon - 1
         while busy and (busy[0][0] < limit or (inclusive and busy[0][0] == limit)):
@@ -295,16 +290,11 @@ class CSMTeam:
             self._take_next(j, end)
 
     def _arm(self) -> None:
-        """Make sure the dispatcher wakes at the earliest job end."""
-        if self.fcfs:
-            ends = self._jobs["end"]
-            if self._next >= ends.size or not ends[self._next] < np.inf:
-                return
-            end = float(ends[self._next])
-        elif not self._busy:
+        """Make sure the dispatcher wakes at the earliest job end (first come, first served:
+        no wake-ups, see :meth:`catch_up`)."""
+        if self.fcfs or not self._busy:
             return
-        else:
-            end = self._busy[0][0]
+        end = self._busy[0][0]
         if self._wake is not None and self._wake_at <= end:
             return
         wake = self.env.at(end)
@@ -325,35 +315,29 @@ class CSMTeam:
     # that arrived before it. So when a month's alerts are drawn, the dispatcher can play the
     # CSMs' claims forward at once on a heap of their last jobs' ends, exactly as
     # :meth:`_take_next` would have played them one by one: which CSM takes each job, when
-    # (``pop``) and when it starts and ends. Working the ends (hours, served alerts, idle CSMs)
-    # then happens a batch of ends at a time, at the same simpy events as before.
+    # (``pop``) and when it starts and ends. Working the ends (hours, served alerts) then
+    # happens a batch at a time, when something reads it (:meth:`catch_up`): no simpy event.
 
     def _fcfs_add(self, rows: NDArray[np.intp], at: NDArray[np.float64], hours: float) -> None:
-        env = self.env
-        now = env.now
+        now = self.env.now
         tails, idle = self._tails, self._idle
         # CSMs whose last job ended before now (worked already) found nothing more to take
         while tails and tails[0][0] < now:
             idle.append(heapq.heappop(tails)[2])
-        if idle and not self._claims_due:  # idle CSMs claim once the month is open
-            self._claims_due = True
-            claims = env.event()
-            claims.callbacks.append(self._on_claims)
-            claims.succeed()
         n = rows.size
         order = np.argsort(at, kind="stable")  # arrival, then scheduling order
-        arrival = at[order].tolist()
-        start = [np.nan] * n
-        end = [np.inf] * n
-        pop = [np.inf] * n
-        csm = [-1] * n
+        arrival = at[order]
+        start = np.full(n, np.nan)
+        end = np.full(n, np.inf)
+        pop = np.full(n, np.inf)
+        csm = np.full(n, -1, dtype=np.intp)
         dur = hours / self.rate
         pushed = self._n_pushed
         k = 0
         # CSMs whose job ends at this very instant take a job first (as in _on_claims)
         while k < n and tails and tails[0][0] <= now:
             e, _, j = tails[0]
-            a = arrival[k]
+            a = float(arrival[k])
             s = e if a <= e else e + (a - e)
             heapq.heapreplace(tails, (s + dur, pushed, j))
             start[k], end[k], pop[k], csm[k] = s, s + dur, e, j
@@ -361,24 +345,32 @@ class CSMTeam:
             k += 1
         # then the idle CSMs (at time 0 the CSMs not started yet), in the order they freed
         claimers = self._fresh if self._fresh else idle
-        used = 0
-        for j in claimers:
-            if k >= n:
-                break
-            a = arrival[k]
-            s = now if a <= now else now + (a - now)
-            heapq.heappush(tails, (s + dur, pushed, j))
-            start[k], end[k], pop[k], csm[k] = s, s + dur, now, j
-            pushed += 1
-            k += 1
-            used += 1
-        del claimers[:used]
+        m = min(len(claimers), n - k)
+        if m:
+            a = arrival[k : k + m]
+            s = np.where(a <= now, now, now + (a - now))
+            start[k : k + m], end[k : k + m], pop[k : k + m] = s, s + dur, now
+            csm[k : k + m] = claimers[:m]
+            del claimers[:m]
+            tails.extend(
+                zip(
+                    end[k : k + m].tolist(),
+                    range(pushed, pushed + m),
+                    csm[k : k + m].tolist(),
+                    strict=True,
+                )
+            )
+            heapq.heapify(tails)
+            pushed += m
+            k += m
         # then each job goes to the CSM that frees first
-        if tails:
+        if tails and k < n:
+            pushed, k = self._fcfs_claim(arrival, k, dur, pushed, start, end, pop, csm)
+            tails = self._tails
             replace = heapq.heapreplace
             for i in range(k, n):
                 e, _, j = tails[0]
-                a = arrival[i]
+                a = float(arrival[i])
                 s = e if a <= e else e + (a - e)
                 t = s + dur
                 replace(tails, (t, pushed, j))
@@ -389,12 +381,12 @@ class CSMTeam:
                 pushed += 1
         self._n_pushed = pushed
         new = {
-            "end": np.array(end),
-            "start": np.array(start),
-            "pop": np.array(pop),
-            "arrival": np.array(arrival),
+            "end": end,
+            "start": start,
+            "pop": pop,
+            "arrival": arrival,
             "hours": np.full(n, hours),
-            "csm": np.array(csm, dtype=np.intp),
+            "csm": csm,
             "row": rows[order].astype(np.intp),
         }
         back = np.empty(n, dtype=np.intp)
@@ -406,14 +398,83 @@ class CSMTeam:
         by_end = np.argsort(merged["end"], kind="stable")
         self._jobs = {k: v[by_end] for k, v in merged.items()}
         self._next = 0
+        self._next_end = float(self._jobs["end"][0]) if by_end.size else np.inf
 
-    def _fcfs_work_until(self, limit: float, inclusive: bool) -> None:
-        """Work the job ends before ``limit`` (at or before, with ``inclusive``), in one batch."""
+    def catch_up(self) -> None:
+        """Work the job ends before now (first come, first served).
+
+        Such jobs need no simpy event at all: every job's CSM, start and end are known when it
+        is scheduled, and what working an end changes (the CSM's reactive hours, hours booked,
+        the served alert) is read only by the weekly plan, the turn of a month and the renewal
+        save handler, which call this first. The ends are worked in the same order and
+        batches of them sum the same way, so results are those of waking at every end.
+        """
+        if self.fcfs and self._next_end < self.env.now:
+            self._fcfs_work_until(self.env.now)
+
+    def _fcfs_claim(
+        self,
+        arrival: NDArray[np.float64],
+        k: int,
+        dur: float,
+        pushed: int,
+        start: NDArray[np.float64],
+        end: NDArray[np.float64],
+        pop: NDArray[np.float64],
+        csm: NDArray[np.intp],
+    ) -> tuple[int, int]:
+        """Jobs ``k, k + 1, ...`` each to the CSM that frees first, a block of jobs at a time.
+
+        The CSMs' free times sorted by (time, order) are the heap's pops in turn for as long as
+        none of the jobs given out meanwhile ends before the next of them (every job lasts
+        ``dur``, and a later push loses ties): that block of jobs is worked out at once. When
+        blocks get short (CSMs saturated), the rest is left to the job-by-job loop. Returns the
+        order counter and the first job not given out; ``self._tails`` is kept a valid heap.
+        """
+        n = arrival.size
+        tails = self._tails
+        if len(tails) < 16:
+            return pushed, k
+        free = np.array([t[0] for t in tails])
+        rank = np.array([t[1] for t in tails], dtype=np.int64)
+        who = np.array([t[2] for t in tails], dtype=np.intp)
+        by = np.lexsort((rank, free))
+        free, rank, who = free[by], rank[by], who[by]
+        c = free.size
+        while k < n:
+            b = min(c, n - k)
+            e = free[:b]
+            a = arrival[k : k + b]
+            s = np.where(a <= e, e, e + (a - e))
+            x = s + dur
+            if b > 1:  # the k-th free time pops before every end pushed so far in the block
+                late = np.flatnonzero(free[1:b] > np.minimum.accumulate(x[: b - 1]))
+                if late.size:
+                    b = int(late[0]) + 1
+            if b < 8 and k + b < n:
+                break
+            start[k : k + b], end[k : k + b], pop[k : k + b] = s[:b], x[:b], e[:b]
+            csm[k : k + b] = who[:b]
+            free = np.concatenate([free[b:], x[:b]])
+            rank = np.concatenate([rank[b:], np.arange(pushed, pushed + b)])
+            who = np.concatenate([who[b:], who[:b]])
+            by = np.lexsort((rank, free))
+            free, rank, who = free[by], rank[by], who[by]
+            pushed += b
+            k += b
+        # a list sorted by (time, order) is a heap
+        self._tails = list(zip(free.tolist(), rank.tolist(), who.tolist(), strict=True))
+        return pushed, k
+
+    def _fcfs_work_until(self, limit: float) -> None:
+        """Work the job ends before ``limit``, in one batch."""
         jobs, i = self._jobs, self._next
-        stop = int(np.searchsorted(jobs["end"], limit, side="right" if inclusive else "left"))
+        ends = jobs["end"]
+        stop = int(ends.searchsorted(limit))
         if stop <= i:
             return
         self._next = stop
+        self._next_end = float(ends[stop]) if stop < ends.size else np.inf
         csm = jobs["csm"][i:stop]
         hours = jobs["hours"][i:stop]
         end = jobs["end"][i:stop]
@@ -457,6 +518,7 @@ class CSMTeam:
         weekly = self.cfg.csm.hours_per_week
         week = 0
         while True:
+            self.catch_up()
             self.coverage.flush_served()
             budget = weekly - self.reactive_hours
             self.reactive_hours = np.zeros_like(self.reactive_hours)
@@ -477,87 +539,84 @@ class CSMTeam:
         self._p_cadence = np.where(is_high, high.cadence_weeks, low.cadence_weeks) * WEEK
         self._p_cost = np.where(is_high, high.touch_hours, low.touch_hours)
         self._p_effect = np.where(is_high, high.touch_effect, low.touch_effect)
+        self._p_min_cadence = float(self._p_cadence.min()) if rows.size else 0.0
+        self._p_churns = book.churns
+
+    def _drop_churned(self) -> None:
+        """Accounts of the books that churned (for good) are never due again."""
+        book = self.sim.book
+        if book.churns != self._p_churns and self._p_rows.size:
+            self._p_churns = book.churns
+            self._p_next[~book.alive[self._p_rows]] = np.inf
 
     def _scheduled_touches(self, now: float, week_end: float, budget: NDArray[np.float64]) -> None:
         """Work every CSM's due touches of the week within their budget (hours), vectorized."""
         sim, book, ledger = self.sim, self.sim.book, self.sim.ledger
-        p_rows = self._p_rows
-        if p_rows.size == 0:
-            return
         p_next = self._p_next
-        pick = np.flatnonzero(p_next < week_end)  # due, in book order (alive or not)
+        if p_next.size == 0:
+            return
+        self._drop_churned()
+        pick = np.flatnonzero(p_next < week_end)  # due, in book order
         if pick.size == 0:
             return
-        alive = book.alive[p_rows[pick]]
-        if not alive.all():  # churned for good: never due again
-            p_next[pick[~alive]] = np.inf
-            pick = pick[alive]
-            if pick.size == 0:
-                return
-        due = p_rows[pick]
         month = min(int(now), sim.horizon - 1)
         cadence = self._p_cadence[pick]
         when = p_next[pick]
-        # overdue by more than a cadence: skipped and rescheduled
-        stale = when + cadence < now
-        if stale.any():
-            skipped = pick[stale]
-            c = cadence[stale]
-            moved = p_next[skipped]
-            moved += c * np.ceil((now - moved) / c)
-            p_next[skipped] = moved
-            book.next_touch[due[stale]] = moved
-            ledger.add("touches_skipped", month, int(stale.sum()))
-            keep = ~stale
-            pick, due, cadence, when = pick[keep], due[keep], cadence[keep], when[keep]
-            if due.size == 0:
-                return
+        # overdue by more than a cadence: skipped and rescheduled (float addition is monotone,
+        # so no touch is stale when the earliest plus the shortest cadence is not)
+        if when.min() + self._p_min_cadence < now:
+            stale = when + cadence < now
+            if stale.any():
+                skipped = pick[stale]
+                c = cadence[stale]
+                moved = p_next[skipped]
+                moved += c * np.ceil((now - moved) / c)
+                p_next[skipped] = moved
+                book.next_touch[self._p_rows[skipped]] = moved
+                ledger.add("touches_skipped", month, int(stale.sum()))
+                keep = ~stale
+                pick, cadence, when = pick[keep], cadence[keep], when[keep]
+                if pick.size == 0:
+                    return
         cost = self._p_cost[pick]
         csm = self._p_csm[pick]
         bound = budget + 1e-9
-        if self._exact_hours and due.size < 2**21:
+        fits: NDArray[np.bool_] | None = None  # None: all fit
+        if self._exact_hours and pick.size < 2**21:
             # every sum of these hours is exact, so a CSM whose due touches all fit does them
             # all whatever their order; only the CSMs over budget need their touches in order
-            fits = np.bincount(csm, weights=cost, minlength=bound.size)[csm] <= bound[csm]
-            if not fits.all():
+            room = np.bincount(csm, weights=cost, minlength=bound.size) <= bound
+            if not room.all():
+                fits = room[csm]
                 over = np.flatnonzero(~fits)
-                order = self._plan_order(when[over], csm[over])
-                fits[over[order]] = self._fits_in_order(cost[over[order]], csm[over[order]], bound)
-            hours = float(cost[fits].sum())  # exact: the same in any order
+                over = over[self._plan_order(when[over], csm[over])]
+                fits[over] = self._fits_in_order(cost[over], csm[over], bound)
         else:
             order = self._plan_order(when, csm)
-            pick, due, cadence, when, cost, csm = (
+            pick, cadence, when, cost, csm = (
                 pick[order],
-                due[order],
                 cadence[order],
                 when[order],
                 cost[order],
                 csm[order],
             )
             fits = self._fits_in_order(cost, csm, bound)
-            hours = float(cost[fits].sum())
-        done = due[fits]
-        from .coverage import apply_touch
-
+        if fits is not None:
+            pick, cadence, when, cost = pick[fits], cadence[fits], when[fits], cost[fits]
+        hours = float(cost.sum())  # exact on the grid of hours: the same in any order
+        done = self._p_rows[pick]
         # high and low touches at once (disjoint rows, each with its tier's effect)
-        apply_touch(sim, done, self._p_effect[pick[fits]])
+        self.coverage.touch(done, self._p_effect[pick])
         book.touches[done] += 1
-        later = when[fits] + cadence[fits]
-        p_next[pick[fits]] = later
+        later = when + cadence
+        p_next[pick] = later
         book.next_touch[done] = later
         ledger.add("touches_done", month, done.size)
         self._book_hours(now, week_end, hours)
 
     def _plan_order(self, when: NDArray[np.float64], csm: NDArray[np.int32]) -> NDArray[np.intp]:
-        """The order of touches by CSM, then by due time, then by position (as np.lexsort)."""
-        # a sort by time (the fast unstable sort gives the stable order when no two times are
-        # equal), then a stable radix sort by CSM number
-        order = np.argsort(when)
-        ordered = when[order]
-        if (ordered[1:] == ordered[:-1]).any():
-            order = np.argsort(when, kind="stable")
-        key = csm[order].astype(np.int16) if self.cfg.csm.count < 2**15 else csm[order]
-        return order[np.argsort(key, kind="stable")]
+        """The order of touches by CSM, then by due time, then by position."""
+        return np.lexsort((when, csm))
 
     @staticmethod
     def _fits_in_order(
@@ -565,10 +624,11 @@ class CSMTeam:
     ) -> NDArray[np.bool_]:
         """Touches ordered by CSM and due time: which fit within their CSM's hours."""
         total = np.cumsum(cost)
-        first = np.r_[True, csm[1:] != csm[:-1]]
-        group_start = np.maximum.accumulate(np.where(first, np.arange(csm.size), 0))
-        before = np.where(group_start > 0, total[group_start - 1], 0.0)
-        return total - before <= bound[csm]
+        # the running total of the touches before each CSM's first: subtracted from the CSM's
+        cut = np.flatnonzero(csm[1:] != csm[:-1])  # the last touch of each CSM but the last
+        before = np.zeros(bound.size)
+        before[csm[cut + 1]] = total[cut]
+        return total - before[csm] <= bound[csm]
 
     def _book_hours(self, start: float, end: float, hours: float) -> None:
         """Book ``hours`` worked evenly over [start, end) into the months it spans."""
@@ -585,10 +645,10 @@ class CSMTeam:
 
     def close_month(self, month: int) -> None:
         """Record the backlog at the end of ``month``: queued jobs plus overdue touches."""
-        book = self.sim.book
-        overdue = int(
-            np.count_nonzero(book.alive & (book.csm >= 0) & (book.next_touch < month + 1))
-        )
+        self.catch_up()
+        # accounts alive in a CSM book are those of the compact copy not churned
+        self._drop_churned()
+        overdue = int(np.count_nonzero(self._p_next < month + 1))
         now = self.env.now
         if self.fcfs:  # arrived, and not yet taken by a CSM
             jobs, i = self._jobs, self._next
