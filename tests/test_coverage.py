@@ -236,7 +236,7 @@ def _claims_one_by_one(tails, arrival, dur, pushed):
     return out, sorted(heap)
 
 
-@pytest.mark.parametrize("csms", [16, 40, 240])
+@pytest.mark.parametrize("csms", [64, 100, 240])
 @pytest.mark.parametrize("load", ["idle", "busy", "ties"])
 def test_alert_dispatch_in_blocks_equals_one_by_one(csms, load):
     """The block dispatcher (alerts only) gives every job the same CSM, start and end as
@@ -268,6 +268,52 @@ def test_alert_dispatch_in_blocks_equals_one_by_one(csms, load):
         assert k > n // 2  # most jobs went out in blocks
     # the rest one by one, off the heap the blocks left
     rest, heap = _claims_one_by_one(team._tails, arrival[k:], dur, pushed_after)
-    got = list(zip(start[:k].tolist(), end[:k].tolist(), pop[:k].tolist(), csm[:k].tolist()))
+    got = list(
+        zip(start[:k].tolist(), end[:k].tolist(), pop[:k].tolist(), csm[:k].tolist(), strict=True)
+    )
     assert got + rest == want
     assert heap == want_heap
+
+
+JIT_CASES = {
+    "tiered": [],
+    "scarce team, stale touches": ["coverage.csm.count=2", "coverage.csm.hours_per_week=10"],
+    "saturated alerts": [
+        "coverage.csm.count=30",
+        "coverage.csm.hours_per_week=4",
+        "coverage.alerts.noise=0.3",
+        "coverage.alerts.threshold=0.5",
+    ],
+    "every tier alerts": [
+        "coverage.alerts.tiers=[high,low,tech,none]",
+        "coverage.alerts.noise=0.2",
+    ],
+    "hours off the exact grid": ["coverage.tiers.high.touch_hours=1.3", "coverage.csm.count=3"],
+    "requests": ["coverage.requests.per_month=40"],
+}
+
+
+@pytest.mark.parametrize("case", list(JIT_CASES))
+def test_compiled_loops_give_the_numpy_numbers(case, monkeypatch):
+    """The CSM team's compiled loops (numba) and its numpy code give the same tables, bit for
+    bit, with and without stale touches, saturated CSMs, alerts from every tier, hours off the
+    exact grid (numpy plans) and requests (the priority queue)."""
+    from simlib.model import csm_jit
+
+    if csm_jit.kernels() is None:
+        pytest.skip("numba is not installed")
+    overrides = [
+        "population.initial_accounts=1500",
+        "acquisition.new_accounts_per_month=30",
+        "horizon_months=24",
+        *JIT_CASES[case],
+    ]
+    scenario = simlib.load_scenario("coverage_tiered", overrides)
+    compiled = run_replication(scenario, seed=5, replication=0)
+    monkeypatch.setenv("SIMLIB_JIT", "0")
+    assert csm_jit.kernels() is None
+    plain = run_replication(scenario, seed=5, replication=0)
+    assert compiled[1]["touches"].sum() > 0  # the team worked
+    for a, b in zip(compiled[:2], plain[:2], strict=True):
+        pdt.assert_frame_equal(a, b, check_exact=True)
+    assert compiled[2] == plain[2]

@@ -211,14 +211,12 @@ class CoverageActor(Actor):
                 self._assign(month)
             else:
                 self._tier_new_accounts(month)
-        tech = book.alive & (book.tier == TECH)  # tiers stay as they are for the month
-        if cfg.policy != "none":
-            self._tech_campaigns(month, tech)
-            if cfg.alerts.enabled:
-                self._raise_alerts(month)
+        # tiers stay as they are for the month
+        tech_alive = self._tech_month(month, cfg.policy != "none")
+        if cfg.policy != "none" and cfg.alerts.enabled:
+            self._raise_alerts(month)
         self.team.schedule_requests(month)
         self._rows_seen = book.n
-        tech_alive = int(np.count_nonzero(tech))
         ledger.add(
             "cs_cost",
             month,
@@ -226,6 +224,35 @@ class CoverageActor(Actor):
             + tech_alive * cfg.tiers.tech.cost_per_account_month,
         )
         ledger.add("csm_hours_available", month, cfg.csm.count * cfg.csm.hours_per_week / WEEK)
+
+    def _tech_month(self, month: int, campaigns: bool) -> int:
+        """The alive tech-touch accounts (returned: their count), and with ``campaigns`` a
+        campaign for those due one."""
+        sim, book = self.sim, self.sim.book
+        spec = sim.scenario.coverage.tiers.tech
+        jit = self.team._jit
+        if jit is not None:
+            count, done = jit.tech_month(
+                book.alive,
+                book.tier,
+                TECH,
+                book.next_touch,
+                month + 1,
+                spec.cadence_weeks * WEEK,
+                campaigns and spec.cadence_weeks > 0,
+                book.satisfaction,
+                book.touches_quarter,
+                book.tech_touches,
+                spec.touch_effect,
+                sim.scenario.coverage.diminishing,
+            )
+            if campaigns and spec.cadence_weeks > 0:
+                sim.ledger.add("tech_touches", month, done)
+            return int(count)
+        tech = book.alive & (book.tier == TECH)
+        if campaigns:
+            self._tech_campaigns(month, tech)
+        return int(np.count_nonzero(tech))
 
     def _tech_campaigns(self, month: int, tech: NDArray[np.bool_]) -> None:
         """Campaigns for the tech-touch accounts due one (``tech``: alive and tech touch)."""
@@ -250,6 +277,35 @@ class CoverageActor(Actor):
             rows = self.booked[book.alive[self.booked]]
             if not (alerting_tier[HIGH] and alerting_tier[LOW]):
                 rows = rows[alerting_tier[book.tier[rows]]]
+        jit = self.team._jit
+        if jit is not None and cfg.noise > 0:  # the same rows, health and uniforms, compiled
+            k1, k2 = sim.streams.key("health")
+            with np.errstate(over="ignore"):
+                k2slot = np.uint64(month) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(k2)
+            out_rows = np.empty(rows.size, dtype=np.intp)
+            out_health, out_u = np.empty(rows.size), np.empty(rows.size)
+            q = jit.alert_screen(
+                rows,
+                book.last_alert,
+                month,
+                max(cfg.cooldown_months, 1),
+                book.satisfaction,
+                book.champion_lost,
+                cfg.champion_signal,
+                book.key,
+                np.uint64(k1),
+                k2slot,
+                cfg.threshold,
+                cfg.noise,
+                1e-6 + 1e-12 / cfg.noise,
+                out_rows,
+                out_health,
+                out_u,
+            )
+            rows = out_rows[:q]
+            health = out_health[:q] + cfg.noise * ndtri(out_u[:q])
+            self._alert(rows[health < cfg.threshold], month)
+            return
         rows = rows[month - book.last_alert[rows] >= max(cfg.cooldown_months, 1)]
         if rows.size == 0:
             return
@@ -263,7 +319,12 @@ class CoverageActor(Actor):
             margin = 1e-6 + 1e-12 / cfg.noise
             could = np.flatnonzero(u < ndtr((cfg.threshold - health) / cfg.noise + margin))
             rows, health = rows[could], health[could] + cfg.noise * ndtri(u[could])
-        alerting = rows[health < cfg.threshold]
+        self._alert(rows[health < cfg.threshold], month)
+
+    def _alert(self, alerting: NDArray[np.intp], month: int) -> None:
+        """Raise alerts for ``alerting`` (rows ascending) this month."""
+        sim, book = self.sim, self.sim.book
+        cfg = sim.scenario.coverage.alerts
         book.last_alert[alerting] = month
         sim.ledger.add("alerts_raised", month, alerting.size)
         if alerting.size:
@@ -280,15 +341,16 @@ class CoverageActor(Actor):
             self._served_month[job.row] = month
             self._served.append(job.row)
 
-    def alerts_served(self, rows: NDArray[np.intp], ends: NDArray[np.float64]) -> None:
-        """:meth:`alert_served` for many alerts, worked in the order given (ends ascending)."""
-        month = np.minimum(ends.astype(np.int64), self.sim.horizon - 1)
+    def alerts_served(self, rows: NDArray[np.intp], month: NDArray[np.int32]) -> None:
+        """:meth:`alert_served` for many alerts, worked in the order given (ends ascending),
+        ``month``: the month each was worked in (the last month for those after it)."""
         np.add.at(self._alerts_served, month, 1)
         alive = self._alive[rows]
-        rows = rows[alive]
+        if not alive.all():
+            rows, month = rows[alive], month[alive]
         if rows.size:
             # ends ascend, so each account's last served month is its largest
-            np.maximum.at(self._served_month, rows, month[alive].astype(np.int32))
+            np.maximum.at(self._served_month, rows, month)
             self._served_batches.append(rows)
 
     def _refresh_arrays(self) -> None:
@@ -300,11 +362,27 @@ class CoverageActor(Actor):
         if not self._served and not self._served_batches:
             return
         book = self.sim.book
-        rows = np.unique(
-            np.concatenate([np.array(self._served, dtype=np.intp), *self._served_batches])
-        )
+        batches = self._served_batches
+        if self._served:
+            batches = [np.array(self._served, dtype=np.intp), *batches]
+        rows = batches[0] if len(batches) == 1 else np.concatenate(batches)
+        if self.team._jit is None:
+            rows = np.unique(rows)
         self._served.clear()
         self._served_batches.clear()
+        jit = self.team._jit
+        if jit is not None:
+            effect = self.sim.scenario.coverage.alerts.effect
+            jit.flush(
+                rows,
+                book.alive,
+                book.satisfaction,
+                book.touches_quarter,
+                book.touches,
+                effect,
+                self.sim.scenario.coverage.diminishing,
+            )
+            return
         rows = rows[book.alive[rows]]
         apply_touch(self.sim, rows, self.sim.scenario.coverage.alerts.effect)
         book.touches[rows] += 1

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..tiers import HIGH
+from . import csm_jit
 
 if TYPE_CHECKING:
     from ..engine import Simulation
@@ -78,6 +79,7 @@ class CSMTeam:
             float(h * 2**20).is_integer() and h * 2**20 < 2**32
             for h in (self.cfg.tiers.high.touch_hours, self.cfg.tiers.low.touch_hours)
         )
+        self._jit = csm_jit.kernels()  # compiled loops (None: numpy)
         # alerts only (no requests): one priority, first come first served, so every job's CSM
         # and start are known when the month's alerts arrive (see :meth:`_fcfs_add`)
         self.fcfs = self.cfg.requests.per_month <= 0
@@ -93,6 +95,9 @@ class CSMTeam:
             "hours": np.empty(0),
             "csm": np.empty(0, dtype=np.intp),
             "row": np.empty(0, dtype=np.intp),
+            "month": np.empty(0, dtype=np.int32),
+            "hours_month": np.empty(0, dtype=np.int64),
+            "simple": np.empty(0, dtype=bool),
         }
         self._next = 0
         self._next_end = np.inf  # the end of job ``_next`` (inf: none)
@@ -364,7 +369,15 @@ class CSMTeam:
             pushed += m
             k += m
         # then each job goes to the CSM that frees first
-        if tails and k < n:
+        if tails and k < n and self._jit is not None:
+            free = np.array([t[0] for t in tails])
+            rank = np.array([t[1] for t in tails], dtype=np.int64)
+            who = np.array([t[2] for t in tails], dtype=np.int64)
+            pushed = self._jit.dispatch(
+                free, rank, who, arrival, k, dur, pushed, start, end, pop, csm
+            )
+            self._tails = list(zip(free.tolist(), rank.tolist(), who.tolist(), strict=True))
+        elif tails and k < n:
             pushed, k = self._fcfs_claim(arrival, k, dur, pushed, start, end, pop, csm)
             tails = self._tails
             replace = heapq.heapreplace
@@ -389,6 +402,13 @@ class CSMTeam:
             "csm": csm,
             "row": rows[order].astype(np.intp),
         }
+        # what working each end books, worked out once: its month (served alerts), and the
+        # month of its hours when it does not span a turn of the month (see _book_hours_many)
+        last = self.sim.horizon - 1
+        first = start.astype(np.int64)
+        new["month"] = np.minimum(end.astype(np.int64), last).astype(np.int32)
+        new["hours_month"] = np.minimum(first, last)
+        new["simple"] = (end <= start) | (first == end.astype(np.int64)) | (first >= last)
         back = np.empty(n, dtype=np.intp)
         back[order] = np.arange(n)
         self._job_log.append((at.copy(), new["start"][back], new["pop"][back]))
@@ -433,7 +453,7 @@ class CSMTeam:
         """
         n = arrival.size
         tails = self._tails
-        if len(tails) < 16:
+        if len(tails) < 64:  # few CSMs: blocks would be short
             return pushed, k
         free = np.array([t[0] for t in tails])
         rank = np.array([t[1] for t in tails], dtype=np.int64)
@@ -475,12 +495,38 @@ class CSMTeam:
             return
         self._next = stop
         self._next_end = float(ends[stop]) if stop < ends.size else np.inf
-        csm = jobs["csm"][i:stop]
+        if self._jit is not None:
+            cov = self.coverage
+            out = np.empty(stop - i, dtype=np.intp)
+            q = self._jit.work(
+                i,
+                stop,
+                jobs["start"],
+                ends,
+                jobs["hours"],
+                jobs["csm"],
+                jobs["hours_month"],
+                jobs["simple"],
+                jobs["month"],
+                jobs["row"],
+                self.sim.horizon - 1,
+                self.reactive_hours,
+                self.sim.ledger["csm_hours_worked"],
+                cov._alerts_served,
+                cov._alive,
+                cov._served_month,
+                out,
+            )
+            if q:
+                cov._served_batches.append(out[:q])
+            return
         hours = jobs["hours"][i:stop]
-        end = jobs["end"][i:stop]
-        np.add.at(self.reactive_hours, csm, hours)
-        self._book_hours_many(jobs["start"][i:stop], end, hours)
-        self.coverage.alerts_served(jobs["row"][i:stop], end)
+        np.add.at(self.reactive_hours, jobs["csm"][i:stop], hours)
+        if jobs["simple"][i:stop].all():
+            np.add.at(self.sim.ledger["csm_hours_worked"], jobs["hours_month"][i:stop], hours)
+        else:
+            self._book_hours_many(jobs["start"][i:stop], ends[i:stop], hours)
+        self.coverage.alerts_served(jobs["row"][i:stop], jobs["month"][i:stop])
 
     def _book_hours_many(
         self, start: NDArray[np.float64], end: NDArray[np.float64], hours: NDArray[np.float64]
@@ -556,6 +602,32 @@ class CSMTeam:
         if p_next.size == 0:
             return
         self._drop_churned()
+        # compiled: hours on the exact grid only (numpy's sums are pairwise otherwise)
+        if self._jit is not None and self._exact_hours and p_next.size < 2**21:
+            state, skipped, done, hours = self._jit.week_plan(
+                self._p_rows,
+                p_next,
+                self._p_cadence,
+                self._p_cost,
+                self._p_csm,
+                self._p_effect,
+                self._p_min_cadence,
+                now,
+                week_end,
+                budget + 1e-9,
+                book.satisfaction,
+                book.touches_quarter,
+                book.touches,
+                book.next_touch,
+                self.cfg.diminishing,
+            )
+            month = min(int(now), sim.horizon - 1)
+            if skipped:
+                ledger.add("touches_skipped", month, skipped)
+            if state == 2:
+                ledger.add("touches_done", month, done)
+                self._book_hours(now, week_end, hours)
+            return
         pick = np.flatnonzero(p_next < week_end)  # due, in book order
         if pick.size == 0:
             return

@@ -1,0 +1,56 @@
+"""Compiled inner loops of the CSM team (numba), the same arithmetic as the numpy code they
+stand in for.
+
+The weekly plan touches a few hundred accounts a week; in numpy that is some thirty array
+operations a week whose fixed cost, not the accounts, sets the time of a small book. These loops
+do the same work in one call. They are used when numba can be imported and ``SIMLIB_JIT`` is not
+``0``; otherwise the numpy code in :mod:`simlib.model.csm` runs. Both give the same numbers, bit
+for bit (tests run a scenario both ways), because every float operation is the one numpy does,
+in the same order where the order matters.
+
+Compiled code is cached on disk (numba's ``cache=True``), so only the first run on a machine
+pays the compilation (a few seconds).
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+__all__ = ["kernels"]
+
+_KERNELS: SimpleNamespace | None = None
+_TRIED = False
+
+
+def enabled() -> bool:
+    """Whether the compiled loops are wanted (``SIMLIB_JIT=0`` turns them off)."""
+    return os.environ.get("SIMLIB_JIT", "1") != "0"
+
+
+def kernels() -> SimpleNamespace | None:
+    """The compiled loops, or None when numba is missing or they are turned off."""
+    global _KERNELS, _TRIED
+    if not enabled():
+        return None
+    if not _TRIED:
+        _TRIED = True
+        try:
+            _KERNELS = _build()
+        except ImportError:
+            _KERNELS = None
+    return _KERNELS
+
+
+def _build() -> SimpleNamespace:
+    from . import csm_loops
+
+    return SimpleNamespace(
+        touch=csm_loops.touch,
+        week_plan=csm_loops.week_plan,
+        dispatch=csm_loops.dispatch,
+        work=csm_loops.work,
+        flush=csm_loops.flush,
+        tech_month=csm_loops.tech_month,
+        alert_screen=csm_loops.alert_screen,
+    )

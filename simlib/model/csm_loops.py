@@ -1,0 +1,330 @@
+"""The CSM team's compiled loops (numba, compiled once and cached on disk); imported by
+:func:`simlib.model.csm_jit.kernels` only, so that numba loads only when a run uses them.
+See :mod:`simlib.model.csm_jit` for why and how they match the numpy code."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+import numpy as np
+
+jit: Any = numba.njit(cache=True, nogil=True)
+
+
+@jit
+def touch(satisfaction, touches_quarter, row, effect, diminishing):  # type: ignore[no-untyped-def]
+    """One touch of base ``effect`` (see coverage.apply_touch)."""
+    k = touches_quarter[row]
+    eff = effect / (1.0 + diminishing * np.float64(k))
+    s = satisfaction[row]
+    v = s + eff * (1.0 - s)
+    cap = 1 - 1e-6
+    satisfaction[row] = v if v < cap else cap
+    touches_quarter[row] = k + 1
+
+
+@jit
+def week_plan(  # type: ignore[no-untyped-def]
+    p_rows,
+    p_next,
+    p_cadence,
+    p_cost,
+    p_csm,
+    p_effect,
+    min_cadence,
+    now,
+    week_end,
+    bound,
+    satisfaction,
+    touches_quarter,
+    touches,
+    next_touch,
+    diminishing,
+):
+    """The week's scheduled touches (hours on the exact grid; see CSMTeam._scheduled_touches).
+
+    Returns (0: nothing due, 1: all skipped, 2: worked; touches skipped, done, hours).
+    """
+    n = p_next.size
+    pick = np.empty(n, dtype=np.int64)
+    m = 0
+    first = np.inf
+    for i in range(n):
+        w = p_next[i]
+        if w < week_end:
+            pick[m] = i
+            m += 1
+            if w < first:
+                first = w
+    if m == 0:
+        return 0, 0, 0, 0.0
+    skipped = 0
+    if first + min_cadence < now:  # some may be overdue by more than a cadence
+        keep = 0
+        for t in range(m):
+            i = pick[t]
+            w = p_next[i]
+            c = p_cadence[i]
+            if w + c < now:
+                moved = w + c * np.ceil((now - w) / c)
+                p_next[i] = moved
+                next_touch[p_rows[i]] = moved
+                skipped += 1
+            else:
+                pick[keep] = i
+                keep += 1
+        m = keep
+    if m == 0:  # every touch due was skipped
+        return 1, skipped, 0, 0.0
+    csms = bound.size
+    load = np.zeros(csms)
+    for t in range(m):
+        i = pick[t]
+        load[p_csm[i]] += p_cost[i]
+    fits = np.ones(m, dtype=np.bool_)
+    over = np.zeros(csms, dtype=np.bool_)
+    any_over = False
+    for j in range(csms):
+        if not load[j] <= bound[j]:
+            over[j] = True
+            any_over = True
+    if any_over:
+        # each CSM over budget does its touches by due time (then position) while they fit
+        sel = np.empty(m, dtype=np.int64)
+        for j in range(csms):
+            if not over[j]:
+                continue
+            q = 0
+            for t in range(m):
+                if p_csm[pick[t]] == j:
+                    sel[q] = t
+                    q += 1
+            whens = np.empty(q)
+            for u in range(q):
+                whens[u] = p_next[pick[sel[u]]]
+            order = np.argsort(whens, kind="mergesort")
+            total = 0.0
+            for u in range(q):
+                t = sel[order[u]]
+                total += p_cost[pick[t]]
+                fits[t] = total <= bound[j]
+    done = 0
+    hours = 0.0
+    for t in range(m):
+        if not fits[t]:
+            continue
+        i = pick[t]
+        row = p_rows[i]
+        touch(satisfaction, touches_quarter, row, p_effect[i], diminishing)
+        touches[row] += 1
+        later = p_next[i] + p_cadence[i]
+        p_next[i] = later
+        next_touch[row] = later
+        hours += p_cost[i]
+        done += 1
+    return 2, skipped, done, hours
+
+
+@jit
+def _before(free, rank, a, b):  # type: ignore[no-untyped-def]
+    return free[a] < free[b] or (free[a] == free[b] and rank[a] < rank[b])
+
+
+@jit
+def dispatch(free, rank, who, arrival, k, dur, pushed, start, end, pop, csm):  # type: ignore[no-untyped-def]
+    """Jobs ``k, k + 1, ...`` each to the CSM that frees first (a heap on (free, rank), as
+    heapq's), starting on arrival or when the CSM frees. Returns the order counter."""
+    c = free.size
+    for i in range(k, arrival.size):
+        e = free[0]
+        a = arrival[i]
+        s = e if a <= e else e + (a - e)
+        t = s + dur
+        start[i] = s
+        end[i] = t
+        pop[i] = e
+        csm[i] = who[0]
+        # replace the root and sift it down
+        free[0] = t
+        rank[0] = pushed
+        pushed += 1
+        pos = 0
+        while True:
+            child = 2 * pos + 1
+            if child >= c:
+                break
+            if child + 1 < c and _before(free, rank, child + 1, child):
+                child += 1
+            if not _before(free, rank, child, pos):
+                break
+            free[pos], free[child] = free[child], free[pos]
+            rank[pos], rank[child] = rank[child], rank[pos]
+            who[pos], who[child] = who[child], who[pos]
+            pos = child
+    return pushed
+
+
+@jit
+def work(  # type: ignore[no-untyped-def]
+    i,
+    stop,
+    start,
+    end,
+    hours,
+    csm,
+    hours_month,
+    simple,
+    month,
+    rows,
+    last,
+    reactive,
+    worked,
+    served,
+    alive,
+    served_month,
+    out,
+):
+    """Work jobs ``i:stop`` (ends ascending): each CSM's reactive hours, hours booked by
+    month (a job spanning months split in proportion, as CSMTeam._book_hours_many), alerts
+    served by month; the alive accounts served go to ``out``. Returns how many."""
+    for x in range(i, stop):
+        reactive[csm[x]] += hours[x]
+    for x in range(i, stop):
+        h = hours[x]
+        if simple[x]:
+            worked[hours_month[x]] += h
+            continue
+        s, e = start[x], end[x]
+        t = s
+        while t < e and int(t) <= last:
+            cut = min(e, int(t) + 1.0)
+            worked[int(t)] += h * (cut - t) / (e - s)
+            t = cut
+    q = 0
+    for x in range(i, stop):
+        m = month[x]
+        served[m] += 1
+        r = rows[x]
+        if alive[r]:
+            if m > served_month[r]:
+                served_month[r] = m
+            out[q] = r
+            q += 1
+    return q
+
+
+@jit
+def flush(rows, alive, satisfaction, touches_quarter, touches, effect, diminishing):  # type: ignore[no-untyped-def]
+    """One touch of ``effect`` for each alive account among ``rows`` (once each)."""
+    for r in np.unique(rows):
+        if alive[r]:
+            touch(satisfaction, touches_quarter, r, effect, diminishing)
+            touches[r] += 1
+
+
+@jit
+def tech_month(  # type: ignore[no-untyped-def]
+    alive,
+    tier,
+    tech_code,
+    next_touch,
+    limit,
+    cadence,
+    campaigns,
+    satisfaction,
+    touches_quarter,
+    tech_touches,
+    effect,
+    diminishing,
+):
+    """Count the alive tech-touch accounts and, with ``campaigns``, give those due before
+    ``limit`` a campaign touch (see CoverageActor._tech_campaigns). Returns both counts."""
+    alive_count = 0
+    done = 0
+    for r in range(alive.size):
+        if alive[r] and tier[r] == tech_code:
+            alive_count += 1
+            if campaigns and next_touch[r] < limit:
+                touch(satisfaction, touches_quarter, r, effect, diminishing)
+                tech_touches[r] += 1
+                next_touch[r] += cadence
+                done += 1
+    return alive_count, done
+
+
+m1 = np.uint64(0xBF58476D1CE4E5B9)
+m2 = np.uint64(0x94D049BB133111EB)
+s30, s27, s31, s11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+two_m53 = 2.0**-53
+root2 = np.sqrt(2.0)
+# Phi on a grid of sixteenths from -8.5 to 5.5, each raised a little (so it bounds the
+# erfc value at any y below it, rounding included)
+phi_grid = (
+    np.array([0.5 * math.erfc(-(-8.5 + i / 16.0) / math.sqrt(2.0)) for i in range(226)])
+    * (1.0 + 1e-9)
+    + 1e-300
+)
+
+
+@jit
+def alert_screen(  # type: ignore[no-untyped-def]
+    rows,
+    last_alert,
+    month,
+    cooldown,
+    satisfaction,
+    champion_lost,
+    signal,
+    keys,
+    k1,
+    k2,
+    threshold,
+    noise,
+    margin,
+    out_rows,
+    out_health,
+    out_u,
+):
+    """The accounts among ``rows`` out of their alert cool-down whose noisy health could fall
+    below the threshold: their health before noise and their keyed uniform (the same bits as
+    rng.keyed_uniform, with ``k2`` the stream's second word plus slot x golden ratio). Phi is
+    taken from erfc with a margin far above the two functions' rounding; outside
+    [-8.4, 5] the answer needs no Phi (no uniform inverts below -8.3). Returns how many."""
+    q = 0
+    for r in rows:
+        if month - last_alert[r] < cooldown:
+            continue
+        h = satisfaction[r] - signal * (1.0 if champion_lost[r] else 0.0)
+        y = (threshold - h) / noise + margin
+        if y < -8.4:
+            continue
+        z = keys[r] ^ k1
+        z ^= z >> s30
+        z *= m1
+        z ^= z >> s27
+        z *= m2
+        z ^= z >> s31
+        z += k2
+        z ^= z >> s30
+        z *= m1
+        z ^= z >> s27
+        z *= m2
+        z ^= z >> s31
+        z >>= s11
+        u = np.float64(z)
+        u += 0.5
+        u *= two_m53
+        if y <= 5.0:
+            # Phi rises, so Phi at the next grid point above y bounds it: most rows are
+            # ruled out by that look-up, the rest by Phi itself
+            if not u < phi_grid[int((y + 8.5) * 16.0) + 1]:
+                continue
+            if not u < 0.5 * math.erfc(-y / root2):
+                continue
+        out_rows[q] = r
+        out_health[q] = h
+        out_u[q] = u
+        q += 1
+    return q
