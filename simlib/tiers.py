@@ -26,7 +26,7 @@ from .account import CONTRACT_ANNUAL
 if TYPE_CHECKING:
     from .engine import Simulation
 
-__all__ = ["COVERAGE_POLICIES", "TIER_CODES", "register_policy"]
+__all__ = ["ALWAYS_TOUCHED", "COVERAGE_POLICIES", "TIER_CODES", "register_policy"]
 
 #: Tier codes stored in the account book's ``tier`` column.
 TIER_CODES = {"none": 0, "tech": 1, "low": 2, "high": 3}
@@ -34,13 +34,23 @@ NONE, TECH, LOW, HIGH = 0, 1, 2, 3
 
 Policy = Callable[["Simulation", NDArray[np.intp]], NDArray[np.int8]]
 COVERAGE_POLICIES: dict[str, Policy] = {}
+#: Policies that give every account a touched tier (tech, low or high), never none: a new
+#: account under them starts in tech touch without asking the policy (see CoverageActor).
+ALWAYS_TOUCHED: set[str] = set()
 
 
-def register_policy(name: str) -> Callable[[Policy], Policy]:
-    """Decorator: make ``policy(sim, rows) -> tier codes`` available as ``coverage.policy``."""
+def register_policy(name: str, always_touched: bool = False) -> Callable[[Policy], Policy]:
+    """Decorator: make ``policy(sim, rows) -> tier codes`` available as ``coverage.policy``.
+
+    ``always_touched``: the policy never returns ``none`` (a promise that saves work).
+    """
 
     def add(fn: Policy) -> Policy:
         COVERAGE_POLICIES[name] = fn
+        if always_touched:
+            ALWAYS_TOUCHED.add(name)
+        else:
+            ALWAYS_TOUCHED.discard(name)
         return fn
 
     return add
@@ -51,12 +61,12 @@ def _none(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
     return np.full(rows.size, NONE, dtype=np.int8)
 
 
-@register_policy("uniform_low_touch")
+@register_policy("uniform_low_touch", always_touched=True)
 def _uniform_low(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
     return np.full(rows.size, LOW, dtype=np.int8)
 
 
-@register_policy("tech_touch_only")
+@register_policy("tech_touch_only", always_touched=True)
 def _tech_only(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
     return np.full(rows.size, TECH, dtype=np.int8)
 
@@ -89,7 +99,7 @@ def _top(score: NDArray[np.float64], k: int) -> NDArray[np.intp]:
     return np.argpartition(-score, k - 1)[:k]
 
 
-@register_policy("tiered_by_arr")
+@register_policy("tiered_by_arr", always_touched=True)
 def _by_arr(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
     return by_score(sim, 12.0 * sim.book.mrr[rows])
 
@@ -133,7 +143,7 @@ def _ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float6
     return ltv
 
 
-@register_policy("tiered_by_ltv_potential")
+@register_policy("tiered_by_ltv_potential", always_touched=True)
 def _by_ltv(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
     return by_score(sim, ltv_potential(sim, rows))
 

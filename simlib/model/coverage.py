@@ -30,7 +30,7 @@ from scipy.special import ndtr, ndtri
 
 from ..engine import Actor, Simulation, register_actor
 from ..scenario import Scenario
-from ..tiers import COVERAGE_POLICIES, HIGH, LOW, NONE, TECH, TIER_CODES
+from ..tiers import ALWAYS_TOUCHED, COVERAGE_POLICIES, HIGH, LOW, NONE, TECH, TIER_CODES
 from .csm import WEEK, CSMTeam, Job
 from .renewal import RenewalDesk
 
@@ -139,6 +139,21 @@ class CoverageActor(Actor):
         sim, book = self.sim, self.sim.book
         cfg = sim.scenario.coverage
         count = cfg.csm.count
+        jit = self.team._jit
+        if jit is not None and count > 0:
+            fits, booked = jit.place_in_books(
+                rows,
+                tiers,
+                HIGH,
+                LOW,
+                count,
+                count * cfg.tiers.high.max_book,
+                count * cfg.tiers.low.max_book,
+                book.csm,
+            )
+            if fits:
+                self.booked = booked
+                return tiers
         tiers = tiers.copy()
         csm = np.full(rows.size, -1, dtype=np.int32)
         for tier, spec, fallback in ((HIGH, cfg.tiers.high, LOW), (LOW, cfg.tiers.low, TECH)):
@@ -160,6 +175,33 @@ class CoverageActor(Actor):
     def _set_tiers(self, rows: NDArray[np.intp], tiers: NDArray[np.int8], month: int) -> None:
         sim, book = self.sim, self.sim.book
         cfg = sim.scenario.coverage
+        jit = self.team._jit
+        if jit is not None:
+            k1, k2 = sim.streams.key("coverage_schedule")
+            with np.errstate(over="ignore"):
+                k2slot = np.uint64(month) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(k2)
+            cadence = np.zeros(len(TIER_CODES))
+            for code, spec in (
+                (HIGH, cfg.tiers.high),
+                (LOW, cfg.tiers.low),
+                (TECH, cfg.tiers.tech),
+            ):
+                cadence[code] = spec.cadence_weeks * WEEK
+            jit.set_tiers(
+                rows,
+                tiers,
+                month,
+                book.tier,
+                book.initial_tier,
+                book.tier_changes,
+                book.next_touch,
+                book.key,
+                np.uint64(k1),
+                k2slot,
+                cadence,
+                NONE,
+            )
+            return
         old = book.tier[rows]
         changed = old != tiers
         first = book.initial_tier[rows] < 0
@@ -192,9 +234,12 @@ class CoverageActor(Actor):
         if rows.size == 0:
             return
         cfg = self.sim.scenario.coverage
-        tiers = COVERAGE_POLICIES[cfg.policy](self.sim, rows)
-        # new accounts join CSM books only at the next re-assignment
-        tiers = np.where(tiers >= LOW, TECH, tiers).astype(np.int8)
+        # new accounts join CSM books only at the next re-assignment: tech touch, or none
+        if cfg.policy in ALWAYS_TOUCHED:
+            tiers = np.full(rows.size, TECH, dtype=np.int8)
+        else:
+            tiers = COVERAGE_POLICIES[cfg.policy](self.sim, rows)
+            tiers = np.where(tiers >= LOW, TECH, tiers).astype(np.int8)
         self._set_tiers(rows, tiers, month)
 
     # -- monthly work --------------------------------------------------------------------------

@@ -53,4 +53,6 @@ def _build() -> SimpleNamespace:
         flush=csm_loops.flush,
         tech_month=csm_loops.tech_month,
         alert_screen=csm_loops.alert_screen,
+        set_tiers=csm_loops.set_tiers,
+        place_in_books=csm_loops.place_in_books,
     )

@@ -269,6 +269,84 @@ phi_grid = (
 
 
 @jit
+def keyed_uniform(key, k1, k2):  # type: ignore[no-untyped-def]
+    """rng.keyed_uniform for one account key (``k2``: the stream's second word plus slot x
+    golden ratio, as uint64)."""
+    z = key ^ k1
+    z ^= z >> s30
+    z *= m1
+    z ^= z >> s27
+    z *= m2
+    z ^= z >> s31
+    z += k2
+    z ^= z >> s30
+    z *= m1
+    z ^= z >> s27
+    z *= m2
+    z ^= z >> s31
+    z >>= s11
+    u = np.float64(z)
+    u += 0.5
+    u *= two_m53
+    return u
+
+
+@jit
+def set_tiers(  # type: ignore[no-untyped-def]
+    rows, tiers, month, tier, initial_tier, tier_changes, next_touch, keys, k1, k2, cadence, none
+):
+    """CoverageActor._set_tiers: new tiers for ``rows``; an account entering a tier gets its
+    first touch at a keyed uniform point of one cadence (``cadence`` by tier code, months;
+    0: never)."""
+    for x in range(rows.size):
+        r = rows[x]
+        t = tiers[x]
+        changed = tier[r] != t
+        if initial_tier[r] < 0:
+            initial_tier[r] = t
+        elif changed:
+            tier_changes[r] += 1
+        tier[r] = t
+        if t == none:
+            next_touch[r] = np.inf
+        elif changed:
+            c = cadence[t]
+            next_touch[r] = month + keyed_uniform(keys[r], k1, k2) * c if c > 0 else np.inf
+
+
+@jit
+def place_in_books(rows, tiers, high, low, csms, room_high, room_low, csm):  # type: ignore[no-untyped-def]
+    """CoverageActor._fit_books when no tier overflows its room: the high- and low-touch
+    accounts dealt round the CSMs in row order (into ``csm``). Returns whether none
+    overflowed (else nothing is written) and the booked rows."""
+    n_high = 0
+    n_low = 0
+    for x in range(rows.size):
+        n_high += tiers[x] == high
+        n_low += tiers[x] == low
+    booked = np.empty(n_high + n_low, dtype=np.int64)
+    if n_high > room_high or n_low > room_low:
+        return False, booked[:0]
+    q = 0
+    n_high = 0
+    n_low = 0
+    for x in range(rows.size):
+        t = tiers[x]
+        if t == high:
+            csm[rows[x]] = n_high % csms
+            n_high += 1
+        elif t == low:
+            csm[rows[x]] = n_low % csms
+            n_low += 1
+        else:
+            csm[rows[x]] = -1
+            continue
+        booked[q] = rows[x]
+        q += 1
+    return True, booked
+
+
+@jit
 def alert_screen(  # type: ignore[no-untyped-def]
     rows,
     last_alert,
@@ -300,22 +378,7 @@ def alert_screen(  # type: ignore[no-untyped-def]
         y = (threshold - h) / noise + margin
         if y < -8.4:
             continue
-        z = keys[r] ^ k1
-        z ^= z >> s30
-        z *= m1
-        z ^= z >> s27
-        z *= m2
-        z ^= z >> s31
-        z += k2
-        z ^= z >> s30
-        z *= m1
-        z ^= z >> s27
-        z *= m2
-        z ^= z >> s31
-        z >>= s11
-        u = np.float64(z)
-        u += 0.5
-        u *= two_m53
+        u = keyed_uniform(keys[r], k1, k2)
         if y <= 5.0:
             # Phi rises, so Phi at the next grid point above y bounds it: most rows are
             # ruled out by that look-up, the rest by Phi itself
