@@ -85,6 +85,19 @@ class CSMTeam:
         self.fcfs = self.cfg.requests.per_month <= 0
         self._tails: list[tuple[float, int, int]] = []  # (last job's end, order, CSM), busy CSMs
         self._fresh: list[int] = list(range(self.cfg.csm.count))  # not yet started (time 0)
+        if self.fcfs and self._jit is not None:
+            # the compiled dispatcher's heap of busy CSMs (the same order as ``_tails``) and
+            # queue of idle ones; at time 0 the CSMs not started yet are the idle queue
+            count = self.cfg.csm.count
+            self._heap = (
+                np.empty(count),
+                np.empty(count, dtype=np.int64),
+                np.empty(count, dtype=np.int64),
+            )
+            self._heap_n = 0
+            self._idle_q = np.arange(count, dtype=np.int64)
+            self._idle_n = count
+            self._fresh = []
         self._n_pushed = 0  # the order counter of the FCFS dispatcher
         # jobs whose end is not worked yet, by (end, order); those before ``_next`` are worked
         self._jobs: dict[str, NDArray[Any]] = {
@@ -92,13 +105,10 @@ class CSMTeam:
             "start": np.empty(0),
             "pop": np.empty(0),  # when the CSM took the job (inf: never)
             "arrival": np.empty(0),
-            "hours": np.empty(0),
             "csm": np.empty(0, dtype=np.intp),
             "row": np.empty(0, dtype=np.intp),
-            "month": np.empty(0, dtype=np.int32),
-            "hours_month": np.empty(0, dtype=np.int64),
-            "simple": np.empty(0, dtype=bool),
         }
+        self._job_hours = self.cfg.alerts.hours  # every job is an alert of these hours
         self._next = 0
         self._next_end = np.inf  # the end of job ``_next`` (inf: none)
         self._job_log: list[tuple[NDArray[np.float64], ...]] = []  # (arrival, start, pop)
@@ -324,6 +334,9 @@ class CSMTeam:
     # happens a batch at a time, when something reads it (:meth:`catch_up`): no simpy event.
 
     def _fcfs_add(self, rows: NDArray[np.intp], at: NDArray[np.float64], hours: float) -> None:
+        if self._jit is not None:
+            self._fcfs_add_compiled(rows, at, hours)
+            return
         now = self.env.now
         tails, idle = self._tails, self._idle
         # CSMs whose last job ended before now (worked already) found nothing more to take
@@ -369,15 +382,7 @@ class CSMTeam:
             pushed += m
             k += m
         # then each job goes to the CSM that frees first
-        if tails and k < n and self._jit is not None:
-            free = np.array([t[0] for t in tails])
-            rank = np.array([t[1] for t in tails], dtype=np.int64)
-            who = np.array([t[2] for t in tails], dtype=np.int64)
-            pushed = self._jit.dispatch(
-                free, rank, who, arrival, k, dur, pushed, start, end, pop, csm
-            )
-            self._tails = list(zip(free.tolist(), rank.tolist(), who.tolist(), strict=True))
-        elif tails and k < n:
+        if tails and k < n:
             pushed, k = self._fcfs_claim(arrival, k, dur, pushed, start, end, pop, csm)
             tails = self._tails
             replace = heapq.heapreplace
@@ -393,25 +398,57 @@ class CSMTeam:
                 csm[i] = j
                 pushed += 1
         self._n_pushed = pushed
+        self._add_jobs(rows[order], arrival, start, end, pop, csm)
+
+    def _fcfs_add_compiled(
+        self, rows: NDArray[np.intp], at: NDArray[np.float64], hours: float
+    ) -> None:
+        """:meth:`_fcfs_add` in one compiled call (the same heap order, the same numbers)."""
+        n = rows.size
+        order = np.argsort(at, kind="stable")  # arrival, then scheduling order
+        arrival = at[order]
+        start = np.full(n, np.nan)
+        end = np.full(n, np.inf)
+        pop = np.full(n, np.inf)
+        csm = np.full(n, -1, dtype=np.intp)
+        free, rank, who = self._heap
+        self._heap_n, self._idle_n, self._n_pushed = self._jit.fcfs_assign(
+            free,
+            rank,
+            who,
+            self._heap_n,
+            self._idle_q,
+            self._idle_n,
+            self.env.now,
+            arrival,
+            hours / self.rate,
+            self._n_pushed,
+            start,
+            end,
+            pop,
+            csm,
+        )
+        self._add_jobs(rows[order], arrival, start, end, pop, csm)
+
+    def _add_jobs(
+        self,
+        rows: NDArray[np.intp],
+        arrival: NDArray[np.float64],
+        start: NDArray[np.float64],
+        end: NDArray[np.float64],
+        pop: NDArray[np.float64],
+        csm: NDArray[np.intp],
+    ) -> None:
+        """File newly given-out jobs (in order of arrival) among those not worked yet."""
         new = {
             "end": end,
             "start": start,
             "pop": pop,
             "arrival": arrival,
-            "hours": np.full(n, hours),
             "csm": csm,
-            "row": rows[order].astype(np.intp),
+            "row": rows.astype(np.intp),
         }
-        # what working each end books, worked out once: its month (served alerts), and the
-        # month of its hours when it does not span a turn of the month (see _book_hours_many)
-        last = self.sim.horizon - 1
-        first = start.astype(np.int64)
-        new["month"] = np.minimum(end.astype(np.int64), last).astype(np.int32)
-        new["hours_month"] = np.minimum(first, last)
-        new["simple"] = (end <= start) | (first == end.astype(np.int64)) | (first >= last)
-        back = np.empty(n, dtype=np.intp)
-        back[order] = np.arange(n)
-        self._job_log.append((at.copy(), new["start"][back], new["pop"][back]))
+        self._job_log.append((arrival, start, pop))  # for queue statistics (any order)
         # the jobs not worked yet, by end and then order of scheduling (older first)
         i = self._next
         merged = {k: np.concatenate([v[i:], new[k]]) for k, v in self._jobs.items()}
@@ -503,11 +540,8 @@ class CSMTeam:
                 stop,
                 jobs["start"],
                 ends,
-                jobs["hours"],
+                self._job_hours,
                 jobs["csm"],
-                jobs["hours_month"],
-                jobs["simple"],
-                jobs["month"],
                 jobs["row"],
                 self.sim.horizon - 1,
                 self.reactive_hours,
@@ -520,13 +554,12 @@ class CSMTeam:
             if q:
                 cov._served_batches.append(out[:q])
             return
-        hours = jobs["hours"][i:stop]
+        hours = np.full(stop - i, self._job_hours)
+        end = ends[i:stop]
         np.add.at(self.reactive_hours, jobs["csm"][i:stop], hours)
-        if jobs["simple"][i:stop].all():
-            np.add.at(self.sim.ledger["csm_hours_worked"], jobs["hours_month"][i:stop], hours)
-        else:
-            self._book_hours_many(jobs["start"][i:stop], ends[i:stop], hours)
-        self.coverage.alerts_served(jobs["row"][i:stop], jobs["month"][i:stop])
+        self._book_hours_many(jobs["start"][i:stop], end, hours)
+        month = np.minimum(end.astype(np.int64), self.sim.horizon - 1).astype(np.int32)
+        self.coverage.alerts_served(jobs["row"][i:stop], month)
 
     def _book_hours_many(
         self, start: NDArray[np.float64], end: NDArray[np.float64], hours: NDArray[np.float64]

@@ -48,7 +48,7 @@ def _build() -> SimpleNamespace:
     return SimpleNamespace(
         touch=csm_loops.touch,
         week_plan=csm_loops.week_plan,
-        dispatch=csm_loops.dispatch,
+        fcfs_assign=csm_loops.fcfs_assign,
         work=csm_loops.work,
         flush=csm_loops.flush,
         tech_month=csm_loops.tech_month,

@@ -133,37 +133,84 @@ def _before(free, rank, a, b):  # type: ignore[no-untyped-def]
 
 
 @jit
-def dispatch(free, rank, who, arrival, k, dur, pushed, start, end, pop, csm):  # type: ignore[no-untyped-def]
-    """Jobs ``k, k + 1, ...`` each to the CSM that frees first (a heap on (free, rank), as
-    heapq's), starting on arrival or when the CSM frees. Returns the order counter."""
-    c = free.size
-    for i in range(k, arrival.size):
-        e = free[0]
-        a = arrival[i]
-        s = e if a <= e else e + (a - e)
-        t = s + dur
-        start[i] = s
-        end[i] = t
-        pop[i] = e
-        csm[i] = who[0]
-        # replace the root and sift it down
-        free[0] = t
-        rank[0] = pushed
+def _heap_down(free, rank, who, n, pos):  # type: ignore[no-untyped-def]
+    while True:
+        child = 2 * pos + 1
+        if child >= n:
+            return
+        if child + 1 < n and _before(free, rank, child + 1, child):
+            child += 1
+        if not _before(free, rank, child, pos):
+            return
+        free[pos], free[child] = free[child], free[pos]
+        rank[pos], rank[child] = rank[child], rank[pos]
+        who[pos], who[child] = who[child], who[pos]
+        pos = child
+
+
+@jit
+def _heap_up(free, rank, who, pos):  # type: ignore[no-untyped-def]
+    while pos > 0:
+        parent = (pos - 1) // 2
+        if not _before(free, rank, pos, parent):
+            return
+        free[pos], free[parent] = free[parent], free[pos]
+        rank[pos], rank[parent] = rank[parent], rank[pos]
+        who[pos], who[parent] = who[parent], who[pos]
+        pos = parent
+
+
+@jit
+def fcfs_assign(  # type: ignore[no-untyped-def]
+    free, rank, who, n, idle, n_idle, now, arrival, dur, pushed, start, end, pop, csm
+):
+    """CSMTeam._fcfs_add: give the month's alerts (by arrival) to the CSMs, first come first
+    served. ``free, rank, who`` (the first ``n``) are the heap of busy CSMs by (free time,
+    order); ``idle`` (the first ``n_idle``) the idle CSMs in the order they freed. CSMs free
+    before now go idle; those freeing at this instant take a job first, then the idle ones in
+    turn, then each job the CSM that frees first. Returns the new ``n``, ``n_idle`` and order
+    counter."""
+    while n > 0 and free[0] < now:  # freed before now, found nothing more to take
+        idle[n_idle] = who[0]
+        n_idle += 1
+        n -= 1
+        free[0], rank[0], who[0] = free[n], rank[n], who[n]
+        _heap_down(free, rank, who, n, 0)
+    k = 0
+    jobs = arrival.size
+    used = 0
+    while k < jobs:
+        a = arrival[k]
+        if n > 0 and free[0] <= now:  # a job ends at this very instant: that CSM first
+            e = free[0]
+            s = e if a <= e else e + (a - e)
+            j = who[0]
+            free[0], rank[0] = s + dur, pushed
+            _heap_down(free, rank, who, n, 0)
+        elif used < n_idle:  # then the idle CSMs, in the order they freed
+            e = now
+            s = now if a <= now else now + (a - now)
+            j = idle[used]
+            used += 1
+            free[n], rank[n], who[n] = s + dur, pushed, j
+            n += 1
+            _heap_up(free, rank, who, n - 1)
+        elif n > 0:  # then the CSM that frees first
+            e = free[0]
+            s = e if a <= e else e + (a - e)
+            j = who[0]
+            free[0], rank[0] = s + dur, pushed
+            _heap_down(free, rank, who, n, 0)
+        else:  # no CSM at all
+            break
+        start[k] = s
+        end[k] = s + dur
+        pop[k] = e
+        csm[k] = j
         pushed += 1
-        pos = 0
-        while True:
-            child = 2 * pos + 1
-            if child >= c:
-                break
-            if child + 1 < c and _before(free, rank, child + 1, child):
-                child += 1
-            if not _before(free, rank, child, pos):
-                break
-            free[pos], free[child] = free[child], free[pos]
-            rank[pos], rank[child] = rank[child], rank[pos]
-            who[pos], who[child] = who[child], who[pos]
-            pos = child
-    return pushed
+        k += 1
+    idle[: n_idle - used] = idle[used:n_idle].copy()
+    return n, n_idle - used, pushed
 
 
 @jit
@@ -172,11 +219,8 @@ def work(  # type: ignore[no-untyped-def]
     stop,
     start,
     end,
-    hours,
+    h,
     csm,
-    hours_month,
-    simple,
-    month,
     rows,
     last,
     reactive,
@@ -190,13 +234,13 @@ def work(  # type: ignore[no-untyped-def]
     month (a job spanning months split in proportion, as CSMTeam._book_hours_many), alerts
     served by month; the alive accounts served go to ``out``. Returns how many."""
     for x in range(i, stop):
-        reactive[csm[x]] += hours[x]
+        reactive[csm[x]] += h
     for x in range(i, stop):
-        h = hours[x]
-        if simple[x]:
-            worked[hours_month[x]] += h
-            continue
         s, e = start[x], end[x]
+        first = int(s)
+        if e <= s or first == int(e) or first >= last:
+            worked[min(first, last)] += h
+            continue
         t = s
         while t < e and int(t) <= last:
             cut = min(e, int(t) + 1.0)
@@ -204,7 +248,7 @@ def work(  # type: ignore[no-untyped-def]
             t = cut
     q = 0
     for x in range(i, stop):
-        m = month[x]
+        m = min(int(end[x]), last)
         served[m] += 1
         r = rows[x]
         if alive[r]:
