@@ -619,6 +619,11 @@ class CSMTeam:
         self._p_cost = np.where(is_high, high.touch_hours, low.touch_hours)
         self._p_effect = np.where(is_high, high.touch_effect, low.touch_effect)
         self._p_min_cadence = float(self._p_cadence.min()) if rows.size else 0.0
+        # the same by tier (0 high, 1 low), for the compiled plan: less to read each week
+        self._p_tier = (~is_high).astype(np.int8)
+        self._tier_cadence = np.array([high.cadence_weeks, low.cadence_weeks]) * WEEK
+        self._tier_cost = np.array([high.touch_hours, low.touch_hours])
+        self._tier_effect = np.array([high.touch_effect, low.touch_effect])
         self._p_churns = book.churns
 
     def _drop_churned(self) -> None:
@@ -640,10 +645,11 @@ class CSMTeam:
             state, skipped, done, hours = self._jit.week_plan(
                 self._p_rows,
                 p_next,
-                self._p_cadence,
-                self._p_cost,
+                self._p_tier,
+                self._tier_cadence,
+                self._tier_cost,
+                self._tier_effect,
                 self._p_csm,
-                self._p_effect,
                 self._p_min_cadence,
                 now,
                 week_end,

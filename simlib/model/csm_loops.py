@@ -29,10 +29,11 @@ def touch(satisfaction, touches_quarter, row, effect, diminishing):  # type: ign
 def week_plan(  # type: ignore[no-untyped-def]
     p_rows,
     p_next,
-    p_cadence,
-    p_cost,
+    p_tier,
+    cadence,
+    cost,
+    effect,
     p_csm,
-    p_effect,
     min_cadence,
     now,
     week_end,
@@ -44,6 +45,7 @@ def week_plan(  # type: ignore[no-untyped-def]
     diminishing,
 ):
     """The week's scheduled touches (hours on the exact grid; see CSMTeam._scheduled_touches).
+    A touch's cadence, hours and effect are its tier's (``p_tier``: 0 high, 1 low).
 
     Returns (0: nothing due, 1: all skipped, 2: worked; touches skipped, done, hours).
     """
@@ -66,7 +68,7 @@ def week_plan(  # type: ignore[no-untyped-def]
         for t in range(m):
             i = pick[t]
             w = p_next[i]
-            c = p_cadence[i]
+            c = cadence[p_tier[i]]
             if w + c < now:
                 moved = w + c * np.ceil((now - w) / c)
                 p_next[i] = moved
@@ -82,7 +84,7 @@ def week_plan(  # type: ignore[no-untyped-def]
     load = np.zeros(csms)
     for t in range(m):
         i = pick[t]
-        load[p_csm[i]] += p_cost[i]
+        load[p_csm[i]] += cost[p_tier[i]]
     fits = np.ones(m, dtype=np.bool_)
     over = np.zeros(csms, dtype=np.bool_)
     any_over = False
@@ -91,25 +93,29 @@ def week_plan(  # type: ignore[no-untyped-def]
             over[j] = True
             any_over = True
     if any_over:
-        # each CSM over budget does its touches by due time (then position) while they fit
-        sel = np.empty(m, dtype=np.int64)
-        for j in range(csms):
-            if not over[j]:
-                continue
-            q = 0
-            for t in range(m):
-                if p_csm[pick[t]] == j:
-                    sel[q] = t
-                    q += 1
-            whens = np.empty(q)
-            for u in range(q):
-                whens[u] = p_next[pick[sel[u]]]
-            order = np.argsort(whens, kind="mergesort")
-            total = 0.0
-            for u in range(q):
-                t = sel[order[u]]
-                total += p_cost[pick[t]]
-                fits[t] = total <= bound[j]
+        # each CSM over budget does its touches by due time (then position) while they fit:
+        # their touches sorted by due time (stable, so ties keep position order), then dealt
+        # to their CSMs in that order, each CSM summing its own
+        q = 0
+        for t in range(m):
+            if over[p_csm[pick[t]]]:
+                q += 1
+        sel = np.empty(q, dtype=np.int64)
+        whens = np.empty(q)
+        q = 0
+        for t in range(m):
+            i = pick[t]
+            if over[p_csm[i]]:
+                sel[q] = t
+                whens[q] = p_next[i]
+                q += 1
+        total = np.zeros(csms)
+        for u in np.argsort(whens, kind="mergesort"):
+            t = sel[u]
+            i = pick[t]
+            j = p_csm[i]
+            total[j] += cost[p_tier[i]]
+            fits[t] = total[j] <= bound[j]
     done = 0
     hours = 0.0
     for t in range(m):
@@ -117,12 +123,12 @@ def week_plan(  # type: ignore[no-untyped-def]
             continue
         i = pick[t]
         row = p_rows[i]
-        touch(satisfaction, touches_quarter, row, p_effect[i], diminishing)
+        touch(satisfaction, touches_quarter, row, effect[p_tier[i]], diminishing)
         touches[row] += 1
-        later = p_next[i] + p_cadence[i]
+        later = p_next[i] + cadence[p_tier[i]]
         p_next[i] = later
         next_touch[row] = later
-        hours += p_cost[i]
+        hours += cost[p_tier[i]]
         done += 1
     return 2, skipped, done, hours
 
