@@ -317,3 +317,49 @@ def test_compiled_loops_give_the_numpy_numbers(case, monkeypatch):
     for a, b in zip(compiled[:2], plain[:2], strict=True):
         pdt.assert_frame_equal(a, b, check_exact=True)
     assert compiled[2] == plain[2]
+
+
+def test_kept_ltv_ranking_picks_the_tiers_sorting_anew_would(monkeypatch):
+    """Tiers by LTV potential from the ranking kept between re-assignments (new accounts
+    merged in, contract changes re-sorted) are those of ranking every account anew; a cut
+    between equal values leaves the choice to the plain selection."""
+    from simlib import tiers
+
+    calls = {"ranked": 0, "fallback": 0}
+    ranked_tiers = tiers._by_ltv_ranked
+
+    def checked(sim, rows):
+        got = ranked_tiers(sim, rows)
+        want = tiers.by_score(sim, tiers.ltv_potential(sim, rows))
+        if got is None:
+            calls["fallback"] += 1
+        else:
+            calls["ranked"] += 1
+            np.testing.assert_array_equal(got, want)
+        return got
+
+    monkeypatch.setattr(tiers, "_by_ltv_ranked", checked)
+    scenario = simlib.load_scenario(
+        "coverage_tiered",
+        [
+            "population.initial_accounts=2000",
+            "acquisition.new_accounts_per_month=80",
+            "horizon_months=24",
+            "offers.kinds.term_conversion.enabled=true",
+            "coverage.reassign_every_months=2",
+        ],
+    )
+    run_replication(scenario, seed=3, replication=0)
+    assert calls["ranked"] == 12
+    # every account of a segment alike (no size spread): the cuts fall between equal values
+    flat = simlib.load_scenario(
+        "coverage_tiered",
+        [
+            "population.initial_accounts=500",
+            "horizon_months=6",
+            *(f"population.segments.{s}.size_sigma=0" for s in ("smb", "mid_market", "enterprise")),
+        ],
+    )
+    calls.update(ranked=0, fallback=0)
+    run_replication(flat, seed=3, replication=0)
+    assert calls["fallback"] == 2 and calls["ranked"] == 0
