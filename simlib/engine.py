@@ -165,8 +165,6 @@ class Simulation:
         self._closing_changes = 0
         self._on_month = on_month
         self.snapshots: dict[str, NDArray] = {}
-        # what a mechanism works out from the book and keeps for the rest of the run
-        self.memo: dict[str, Any] = {}
         names = actors if actors is not None else list(ACTORS)
         classes = sorted(
             (ACTORS[n] for n in names if ACTORS[n].enabled(scenario)), key=lambda c: c.order

@@ -145,67 +145,7 @@ def _ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float6
 
 @register_policy("tiered_by_ltv_potential", always_touched=True)
 def _by_ltv(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
-    tiers = _by_ltv_ranked(sim, rows)
-    return tiers if tiers is not None else by_score(sim, ltv_potential(sim, rows))
-
-
-class _Ranking:
-    """The book's rows by LTV potential, highest first (ties: the lower row first), kept
-    between re-assignments: an account's LTV potential changes only with its contract."""
-
-    def __init__(self, order: NDArray[np.intp], neg: NDArray[np.float64], seen: int) -> None:
-        self.order, self.neg, self.seen = order, neg, seen  # neg: -LTV potential, ascending
-
-
-def _ltv_ranking(sim: Simulation) -> _Ranking:
-    book = sim.book
-    n = book.n
-    ranking: _Ranking | None = sim.memo.get("ltv_ranking")
-    if ranking is not None:
-        seen = ranking.seen
-        if (book.contract[:seen] != book.ltv_contract[:seen]).any():  # a contract changed
-            ranking = None
-    if ranking is None:
-        rows = np.arange(n)
-        neg = -ltv_potential(sim, rows)
-        order = np.argsort(neg, kind="stable")
-        ranking = _Ranking(order, neg[order], n)
-    elif ranking.seen < n:  # new accounts: merged in (after the equal ones, as rows go)
-        new = np.arange(ranking.seen, n)
-        neg = -ltv_potential(sim, new)
-        by = np.argsort(neg, kind="stable")
-        at = np.searchsorted(ranking.neg, neg[by], side="right")
-        ranking.order = np.insert(ranking.order, at, new[by])
-        ranking.neg = np.insert(ranking.neg, at, neg[by])
-        ranking.seen = n
-    sim.memo["ltv_ranking"] = ranking
-    return ranking
-
-
-def _by_ltv_ranked(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8] | None:
-    """:func:`by_score` on LTV potential from the kept ranking, for shares of all alive
-    accounts; None when that does not apply or a cut falls between equal values (where the
-    set :func:`_top` picks is its own)."""
-    cfg = sim.scenario.coverage
-    book = sim.book
-    if cfg.thresholds.high is not None or cfg.thresholds.low is not None:
-        return None
-    n = rows.size
-    if n == 0 or n != int(np.count_nonzero(book.alive)):  # not the whole alive book
-        return None
-    ranking = _ltv_ranking(sim)
-    ranked = ranking.order[book.alive[ranking.order]]
-    ltv = book.ltv_potential
-    n_high = round(cfg.shares.high * n)
-    n_top = min(n_high + round(cfg.shares.low * n), n)
-    n_high = min(n_high, n_top)
-    for cut in (n_top, n_high):
-        if 0 < cut < n and ltv[ranked[cut - 1]] == ltv[ranked[cut]]:
-            return None
-    tiers = np.full(book.n, TECH, dtype=np.int8)
-    tiers[ranked[:n_top]] = LOW
-    tiers[ranked[:n_high]] = HIGH
-    return tiers[rows]
+    return by_score(sim, ltv_potential(sim, rows))
 
 
 @register_policy("rules")
