@@ -236,6 +236,22 @@ def _cases_table(rows: list[dict], baselines: dict[int, dict[str, float]]) -> No
         )
 
 
+def _coverage_cost(rows: list[dict]) -> None:
+    """The time CS coverage adds: +coverage over core wall time at each book size."""
+    wall = {(r["case"], r["accounts"]): r["wall_s"] for r in rows}
+    parts = [
+        f"{wall['+coverage', n] / wall['core', n]:.2f}x at {n:,}"
+        for n in sorted({r["accounts"] for r in rows})
+        if ("core", n) in wall and ("+coverage", n) in wall
+    ]
+    if parts:
+        print(
+            "CS coverage: +coverage time over core time "
+            + ", ".join(parts)
+            + " accounts (target <= 1.5x)"
+        )
+
+
 def _growth_table(title: str, rows: list[dict], key: str) -> None:
     print(f"\n{title}")
     header = (
@@ -262,7 +278,7 @@ def main(
     horizons: tuple[int, ...] = (12, 30, 60, 120),
 ) -> int:
     """Print the benchmark tables; returns 0."""
-    repeat = 1 if quick else 3
+    repeat = 1 if quick else 5
     if full and 1_000_000 not in sizes:
         sizes = (*sizes, 1_000_000)
     started = time.perf_counter()
@@ -287,6 +303,7 @@ def main(
         "the one-generator-per-account simpy design (benchmarks/naive.py) at the same book "
         f"size (naive measured at up to 100,000 accounts: {_rates(naive)})"
     )
+    _coverage_cost(rows)
     by_size = [r for r in rows if r["case"] == "all"]
     _growth_table("Growth with the book (case all, 60 months)", by_size, "accounts")
     core = [r for r in rows if r["case"] == "core"]

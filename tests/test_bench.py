@@ -16,3 +16,16 @@ def test_every_bench_case_runs_and_reports_its_rate(case):
     assert row["am_per_s"] > 0 and row["peak_mb"] > 0
     # simpy events grow with weeks and months, not with accounts, deals or alerts
     assert row["events"] < 200
+
+
+def test_the_coverage_cost_line_divides_the_two_cases(capsys):
+    from simlib.bench import _coverage_cost
+
+    rows = [
+        {"case": "core", "accounts": 10, "wall_s": 2.0},
+        {"case": "+coverage", "accounts": 10, "wall_s": 3.0},
+        {"case": "core", "accounts": 100, "wall_s": 4.0},
+        {"case": "+coverage", "accounts": 100, "wall_s": 5.0},
+    ]
+    _coverage_cost(rows)
+    assert "1.50x at 10, 1.25x at 100 accounts" in capsys.readouterr().out
