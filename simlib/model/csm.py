@@ -596,12 +596,16 @@ class CSMTeam:
         env = self.env
         weekly = self.cfg.csm.hours_per_week
         week = 0
+        compiled = self._jit is not None and self._exact_hours
         while True:
             self.catch_up()
             self.coverage.flush_served()
-            budget = weekly - self.reactive_hours
-            self.reactive_hours = np.zeros_like(self.reactive_hours)
-            self._scheduled_touches(env.now, (week + 1) * WEEK, budget)
+            if compiled:  # the budgets worked out and the week's hours cleared in the loop
+                self._scheduled_touches_compiled(env.now, (week + 1) * WEEK, weekly)
+            else:
+                budget = weekly - self.reactive_hours
+                self.reactive_hours = np.zeros_like(self.reactive_hours)
+                self._scheduled_touches(env.now, (week + 1) * WEEK, budget)
             week += 1
             yield env.timeout(week * WEEK - env.now)
 
@@ -633,6 +637,43 @@ class CSMTeam:
             self._p_churns = book.churns
             self._p_next[~book.alive[self._p_rows]] = np.inf
 
+    def _scheduled_touches_compiled(self, now: float, week_end: float, weekly: float) -> None:
+        """:meth:`_scheduled_touches` in one compiled call (hours on the exact grid): each
+        CSM's budget is ``weekly`` less this week's reactive hours, which are then cleared."""
+        sim, book, ledger = self.sim, self.sim.book, self.sim.ledger
+        p_next = self._p_next
+        if p_next.size == 0 or p_next.size >= 2**21:
+            budget = weekly - self.reactive_hours
+            self.reactive_hours = np.zeros_like(self.reactive_hours)
+            self._scheduled_touches(now, week_end, budget)
+            return
+        self._drop_churned()
+        state, skipped, done, hours = self._jit.week_plan(
+            self._p_rows,
+            p_next,
+            self._p_tier,
+            self._tier_cadence,
+            self._tier_cost,
+            self._tier_effect,
+            self._p_csm,
+            self._p_min_cadence,
+            now,
+            week_end,
+            weekly,
+            self.reactive_hours,
+            book.satisfaction,
+            book.touches_quarter,
+            book.touches,
+            book.next_touch,
+            self.cfg.diminishing,
+        )
+        month = min(int(now), sim.horizon - 1)
+        if skipped:
+            ledger.add("touches_skipped", month, skipped)
+        if state == 2:
+            ledger.add("touches_done", month, done)
+            self._book_hours(now, week_end, hours)
+
     def _scheduled_touches(self, now: float, week_end: float, budget: NDArray[np.float64]) -> None:
         """Work every CSM's due touches of the week within their budget (hours), vectorized."""
         sim, book, ledger = self.sim, self.sim.book, self.sim.ledger
@@ -640,33 +681,6 @@ class CSMTeam:
         if p_next.size == 0:
             return
         self._drop_churned()
-        # compiled: hours on the exact grid only (numpy's sums are pairwise otherwise)
-        if self._jit is not None and self._exact_hours and p_next.size < 2**21:
-            state, skipped, done, hours = self._jit.week_plan(
-                self._p_rows,
-                p_next,
-                self._p_tier,
-                self._tier_cadence,
-                self._tier_cost,
-                self._tier_effect,
-                self._p_csm,
-                self._p_min_cadence,
-                now,
-                week_end,
-                budget + 1e-9,
-                book.satisfaction,
-                book.touches_quarter,
-                book.touches,
-                book.next_touch,
-                self.cfg.diminishing,
-            )
-            month = min(int(now), sim.horizon - 1)
-            if skipped:
-                ledger.add("touches_skipped", month, skipped)
-            if state == 2:
-                ledger.add("touches_done", month, done)
-                self._book_hours(now, week_end, hours)
-            return
         pick = np.flatnonzero(p_next < week_end)  # due, in book order
         if pick.size == 0:
             return

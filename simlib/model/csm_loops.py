@@ -37,7 +37,8 @@ def week_plan(  # type: ignore[no-untyped-def]
     min_cadence,
     now,
     week_end,
-    bound,
+    weekly,
+    reactive,
     satisfaction,
     touches_quarter,
     touches,
@@ -47,8 +48,14 @@ def week_plan(  # type: ignore[no-untyped-def]
     """The week's scheduled touches (hours on the exact grid; see CSMTeam._scheduled_touches).
     A touch's cadence, hours and effect are its tier's (``p_tier``: 0 high, 1 low).
 
+    Each CSM's budget is ``weekly`` less its ``reactive`` hours (then cleared).
     Returns (0: nothing due, 1: all skipped, 2: worked; touches skipped, done, hours).
     """
+    # each CSM's budget: the week's hours less its reactive hours (cleared for the next week)
+    bound = np.empty(reactive.size)
+    for j in range(reactive.size):
+        bound[j] = (weekly - reactive[j]) + 1e-9
+        reactive[j] = 0.0
     n = p_next.size
     pick = np.empty(n, dtype=np.int64)
     m = 0
