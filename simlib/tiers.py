@@ -84,6 +84,15 @@ def by_score(sim: Simulation, score: NDArray[np.float64]) -> NDArray[np.int8]:
         return tiers
     n_high = round(cfg.shares.high * score.size)
     n_low = round(cfg.shares.low * score.size)
+    from .model import csm_jit
+
+    jit = csm_jit.kernels()  # compiled: from one pass, when no tie falls across a cut
+    if (
+        jit is not None
+        and score.dtype == np.float64
+        and jit.tiers_by_rank(score, n_high + n_low, n_high, TECH, LOW, HIGH, tiers)
+    ):
+        return tiers
     top = _top(score, n_high + n_low)
     tiers[top] = LOW
     tiers[top[_top(score[top], n_high)]] = HIGH

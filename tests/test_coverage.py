@@ -317,3 +317,40 @@ def test_compiled_loops_give_the_numpy_numbers(case, monkeypatch):
     for a, b in zip(compiled[:2], plain[:2], strict=True):
         pdt.assert_frame_equal(a, b, check_exact=True)
     assert compiled[2] == plain[2]
+
+
+@pytest.mark.parametrize("shares", [(0.05, 0.25), (0.0, 0.3), (0.2, 0.0), (0.5, 0.5)])
+def test_compiled_tier_cut_picks_what_argpartition_picks(shares, monkeypatch):
+    """Tiers by shares of a score from the compiled radix select equal those of
+    np.argpartition, on continuous scores, on scores with many ties (where it steps aside) and
+    with zeros."""
+    from types import SimpleNamespace
+
+    from simlib import tiers
+    from simlib.model import csm_jit
+
+    if csm_jit.kernels() is None:
+        pytest.skip("numba is not installed")
+    coverage = SimpleNamespace(
+        thresholds=SimpleNamespace(high=None, low=None),
+        shares=SimpleNamespace(high=shares[0], low=shares[1]),
+    )
+    sim = SimpleNamespace(scenario=SimpleNamespace(coverage=coverage))
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        n = int(rng.integers(2, 3000))
+        kind = trial % 3
+        if kind == 0:  # continuous, spanning octaves, as ARR or LTV potential
+            score = rng.lognormal(size=n) * rng.choice([49.0, 399.0, 5000.0], n)
+        elif kind == 1:  # a few values: ties across the cuts
+            score = rng.choice([0.0, 1.0, 2.5, 7.0], n)
+        else:
+            score = np.where(rng.random(n) < 0.1, 0.0, rng.random(n))
+        monkeypatch.delenv("SIMLIB_JIT", raising=False)
+        compiled = tiers.by_score(sim, score)
+        monkeypatch.setenv("SIMLIB_JIT", "0")
+        plain = tiers.by_score(sim, score)
+        monkeypatch.delenv("SIMLIB_JIT")
+        # with ties across a cut the set is argpartition's own choice: the compiled select
+        # steps aside and leaves it to argpartition
+        np.testing.assert_array_equal(compiled, plain)

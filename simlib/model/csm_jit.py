@@ -55,4 +55,5 @@ def _build() -> SimpleNamespace:
         alert_screen=csm_loops.alert_screen,
         set_tiers=csm_loops.set_tiers,
         place_in_books=csm_loops.place_in_books,
+        tiers_by_rank=csm_loops.tiers_by_rank,
     )

@@ -448,3 +448,67 @@ def alert_screen(  # type: ignore[no-untyped-def]
         out_u[q] = u
         q += 1
     return q
+
+
+@jit
+def _kth_in_bin(score, bits, base, shift, cut, r):  # type: ignore[no-untyped-def]
+    """The r-th highest score of histogram bin ``cut``, and whether the next one differs."""
+    q = 0
+    for i in range(score.size):
+        if np.int64((bits[i] >> shift) - base) == cut:
+            q += 1
+    inside = np.empty(q)
+    q = 0
+    for i in range(score.size):
+        if np.int64((bits[i] >> shift) - base) == cut:
+            inside[q] = score[i]
+            q += 1
+    inside = np.sort(inside)[::-1]  # highest first
+    kth = inside[r - 1]
+    return kth, not (r < inside.size and inside[r] == kth)
+
+
+@jit
+def tiers_by_rank(score, k, k_high, tech, low, high, out):  # type: ignore[no-untyped-def]
+    """tiers.by_score by shares: the top ``k`` scores ``low``, the top ``k_high`` of them
+    ``high``, the rest ``tech`` (into ``out``), when both sets are unambiguous (no tie across
+    either cut; 0 <= k_high <= k < size; every score finite and >= 0). Returns whether it did.
+
+    A radix select: non-negative floats order as their bit patterns, so a histogram of the top
+    16 bits (exponent and 4 mantissa bits: 1/16-octave bins) finds the bins of the cuts; only
+    those bins are sorted. A set of the k highest without ties is one set, so these are the
+    sets np.argpartition gives."""
+    n = score.size
+    if not (0 <= k_high <= k < n and k > 0):
+        return False
+    bits = score.view(np.uint64)
+    lo = np.uint64(0xFFFFFFFFFFFFFFFF)
+    hi = np.uint64(0)
+    for i in range(n):
+        if not (score[i] >= 0.0 and score[i] < np.inf):
+            return False
+        lo = min(lo, bits[i])
+        hi = max(hi, bits[i])
+    shift = np.uint64(48)
+    base = lo >> shift
+    counts = np.zeros(np.int64((hi >> shift) - base) + 1, dtype=np.int64)
+    for i in range(n):
+        counts[np.int64((bits[i] >> shift) - base)] += 1
+    cuts = np.empty(2)
+    for c, want in enumerate((k, k_high)):
+        if want == 0:
+            cuts[c] = np.inf
+            continue
+        above = 0
+        cut = counts.size - 1
+        while above + counts[cut] < want:
+            above += counts[cut]
+            cut -= 1
+        kth, unique = _kth_in_bin(score, bits, base, shift, cut, want - above)
+        if not unique:
+            return False
+        cuts[c] = kth
+    for i in range(n):
+        v = score[i]
+        out[i] = high if v >= cuts[1] else (low if v >= cuts[0] else tech)
+    return True
