@@ -73,6 +73,12 @@ def keyed_bits(key: tuple[int, int], accounts: NDArray[np.uint64], slot: int) ->
     return z
 
 
+def slot_word(k2: int, slot: int) -> np.uint64:
+    """The word :func:`keyed_bits` adds between its two mixes: ``slot x golden ratio + k2``
+    (mod 2**64), for loops that draw keyed uniforms one account at a time."""
+    return np.uint64((slot * int(_GOLDEN) + k2) % 2**64)
+
+
 def keyed_uniform(
     key: tuple[int, int], accounts: NDArray[np.uint64], slot: int
 ) -> NDArray[np.float64]:

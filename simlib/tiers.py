@@ -121,6 +121,22 @@ def ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64
     is kept in the book beside the contract it was worked out for, and worked out again only
     when that changed.
     """
+    from .model import csm_jit
+
+    jit = csm_jit.kernels()
+    if jit is not None:  # compiled: worked out afresh, faster than looking it up
+        tp12, years_by = _ltv_tables(sim)
+        book = sim.book
+        return jit.ltv_potential(
+            rows,
+            book.segment,
+            book.contract,
+            book.size,
+            tp12,
+            years_by,
+            CONTRACT_ANNUAL,
+            sim.scenario.economics.gross_margin,
+        )
     book = sim.book
     if not hasattr(book, "ltv_potential"):
         book.add_column("ltv_potential", np.float64, np.nan)
@@ -134,18 +150,24 @@ def ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64
     return book.ltv_potential[rows]
 
 
-def _ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64]:
-    book = sim.book
+def _ltv_tables(sim: Simulation) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per segment: 12 x the top plan's price; expected years of life, monthly contracts then
+    annual ones."""
     segments = sim.scenario.segment_table()
     top_price = np.array([max(s.plans.values()) for s in segments.values()])
     monthly_churn = np.array([s.churn.monthly.mean for s in segments.values()])
     annual_churn = np.array([s.churn.annual.mean for s in segments.values()])
-    # per-segment tables, then one look-up a row: the same operations on the same numbers
-    n_seg = top_price.size
     years_by = np.concatenate([1.0 / (12.0 * monthly_churn), 1.0 / annual_churn])
+    return 12.0 * top_price, years_by
+
+
+def _ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64]:
+    book = sim.book
+    # per-segment tables, then one look-up a row: the same operations on the same numbers
+    tp12, years_by = _ltv_tables(sim)
     seg = book.segment[rows]
-    key = np.where(book.contract[rows] == CONTRACT_ANNUAL, n_seg, 0) + seg
-    ltv = (12.0 * top_price)[seg]  # arr_potential = 12 x top price x size
+    key = np.where(book.contract[rows] == CONTRACT_ANNUAL, tp12.size, 0) + seg
+    ltv = tp12[seg]  # arr_potential = 12 x top price x size
     ltv *= book.size[rows]
     ltv *= sim.scenario.economics.gross_margin
     ltv *= years_by[key]

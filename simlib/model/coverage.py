@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from scipy.special import ndtr, ndtri
 
 from ..engine import Actor, Simulation, register_actor
+from ..rng import slot_word
 from ..scenario import Scenario
 from ..tiers import ALWAYS_TOUCHED, COVERAGE_POLICIES, HIGH, LOW, NONE, TECH, TIER_CODES
 from .csm import WEEK, CSMTeam, Job
@@ -178,8 +179,7 @@ class CoverageActor(Actor):
         jit = self.team._jit
         if jit is not None:
             k1, k2 = sim.streams.key("coverage_schedule")
-            with np.errstate(over="ignore"):
-                k2slot = np.uint64(month) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(k2)
+            k2slot = slot_word(k2, month)
             cadence = np.zeros(len(TIER_CODES))
             for code, spec in (
                 (HIGH, cfg.tiers.high),
@@ -316,21 +316,28 @@ class CoverageActor(Actor):
         sim, book = self.sim, self.sim.book
         cfg = sim.scenario.coverage.alerts
         alerting_tier = self._alerting_tier
-        if alerting_tier[NONE] or alerting_tier[TECH]:
+        jit = self.team._jit
+        in_books = not (alerting_tier[NONE] or alerting_tier[TECH])
+        if in_books and jit is not None and cfg.noise > 0:
+            # high and low touch accounts are those in CSM books: the loop picks the alive
+            # ones of an alerting tier itself
+            rows = self.booked
+        elif not in_books:
             rows = np.flatnonzero(book.alive & alerting_tier[book.tier])
         else:  # high and low touch accounts are those in CSM books (rows ascending)
             rows = self.booked[book.alive[self.booked]]
             if not (alerting_tier[HIGH] and alerting_tier[LOW]):
                 rows = rows[alerting_tier[book.tier[rows]]]
-        jit = self.team._jit
         if jit is not None and cfg.noise > 0:  # the same rows, health and uniforms, compiled
             k1, k2 = sim.streams.key("health")
-            with np.errstate(over="ignore"):
-                k2slot = np.uint64(month) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(k2)
+            k2slot = slot_word(k2, month)
             out_rows = np.empty(rows.size, dtype=np.intp)
             out_health, out_u = np.empty(rows.size), np.empty(rows.size)
             q = jit.alert_screen(
                 rows,
+                book.alive,
+                book.tier,
+                alerting_tier,
                 book.last_alert,
                 month,
                 max(cfg.cooldown_months, 1),
@@ -437,6 +444,22 @@ class CoverageActor(Actor):
         sim, book = self.sim, self.sim.book
         cfg = sim.scenario.coverage.alerts
         self.team.catch_up()
+        jit = self.team._jit
+        if jit is not None:
+            k1, k2 = sim.streams.key("coverage_save")
+            saved = jit.saves(
+                leaving,
+                month,
+                book.served_month,
+                cfg.save_window_months,
+                book.key,
+                np.uint64(k1),
+                slot_word(k2, month),
+                cfg.save_probability,
+            )
+            if saved.size:
+                sim.ledger.add("saves", month + 1, saved.size)
+            return saved
         recent = leaving[month - book.served_month[leaving] < cfg.save_window_months]
         if recent.size == 0:
             return recent

@@ -56,4 +56,6 @@ def _build() -> SimpleNamespace:
         set_tiers=csm_loops.set_tiers,
         place_in_books=csm_loops.place_in_books,
         tiers_by_rank=csm_loops.tiers_by_rank,
+        ltv_potential=csm_loops.ltv_potential,
+        saves=csm_loops.saves,
     )

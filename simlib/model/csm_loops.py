@@ -406,6 +406,9 @@ def place_in_books(rows, tiers, high, low, csms, room_high, room_low, csm):  # t
 @jit
 def alert_screen(  # type: ignore[no-untyped-def]
     rows,
+    alive,
+    tier,
+    alerting_tier,
     last_alert,
     month,
     cooldown,
@@ -422,14 +425,15 @@ def alert_screen(  # type: ignore[no-untyped-def]
     out_health,
     out_u,
 ):
-    """The accounts among ``rows`` out of their alert cool-down whose noisy health could fall
-    below the threshold: their health before noise and their keyed uniform (the same bits as
-    rng.keyed_uniform, with ``k2`` the stream's second word plus slot x golden ratio). Phi is
-    taken from erfc with a margin far above the two functions' rounding; outside
-    [-8.4, 5] the answer needs no Phi (no uniform inverts below -8.3). Returns how many."""
+    """The alive accounts of an alerting tier among ``rows``, out of their alert cool-down,
+    whose noisy health could fall below the threshold: their health before noise and their
+    keyed uniform (the same bits as rng.keyed_uniform, with ``k2`` the stream's second word
+    plus slot x golden ratio). Phi is taken from erfc with a margin far above the two
+    functions' rounding; outside [-8.4, 5] the answer needs no Phi (no uniform inverts below
+    -8.3). Returns how many."""
     q = 0
     for r in rows:
-        if month - last_alert[r] < cooldown:
+        if not alive[r] or not alerting_tier[tier[r]] or month - last_alert[r] < cooldown:
             continue
         h = satisfaction[r] - signal * (1.0 if champion_lost[r] else 0.0)
         y = (threshold - h) / noise + margin
@@ -512,3 +516,33 @@ def tiers_by_rank(score, k, k_high, tech, low, high, out):  # type: ignore[no-un
         v = score[i]
         out[i] = high if v >= cuts[1] else (low if v >= cuts[0] else tech)
     return True
+
+
+@jit
+def ltv_potential(rows, segment, contract, size, tp12, years_by, annual, margin):  # type: ignore[no-untyped-def]
+    """tiers.ltv_potential for ``rows``: 12 x top price x size x gross margin x expected
+    years, in that order of multiplication (as the numpy code)."""
+    n_seg = tp12.size
+    out = np.empty(rows.size)
+    for x in range(rows.size):
+        r = rows[x]
+        seg = segment[r]
+        v = tp12[seg]
+        v *= size[r]
+        v *= margin
+        v *= years_by[seg + (n_seg if contract[r] == annual else 0)]
+        out[x] = v
+    return out
+
+
+@jit
+def saves(leaving, month, served_month, window, keys, k1, k2, probability):  # type: ignore[no-untyped-def]
+    """CoverageActor.save: the leaving accounts served within ``window`` months that stay, by
+    a keyed uniform below ``probability``. Returns (saved rows, how many were recent)."""
+    out = np.empty(leaving.size, dtype=leaving.dtype)
+    q = 0
+    for r in leaving:
+        if month - served_month[r] < window and keyed_uniform(keys[r], k1, k2) < probability:
+            out[q] = r
+            q += 1
+    return out[:q]
