@@ -1,12 +1,14 @@
-"""Compiled inner loops of the CSM team (numba), the same arithmetic as the numpy code they
-stand in for.
+"""Compiled inner loops of CS coverage (numba, in :mod:`simlib.model.csm_loops`), the same
+arithmetic as the numpy code they stand in for.
 
 The weekly plan touches a few hundred accounts a week; in numpy that is some thirty array
 operations a week whose fixed cost, not the accounts, sets the time of a small book. These loops
-do the same work in one call. They are used when numba can be imported and ``SIMLIB_JIT`` is not
-``0``; otherwise the numpy code in :mod:`simlib.model.csm` runs. Both give the same numbers, bit
-for bit (tests run a scenario both ways), because every float operation is the one numpy does,
-in the same order where the order matters.
+do the same work in one call: the weekly plan, giving alerts to CSMs and working them, tech-touch
+campaigns, the alert screen, renewal saves, tier changes, CSM books, tiers by shares and LTV
+potential. They are used when numba can be imported and ``SIMLIB_JIT`` is not ``0``; otherwise
+the numpy code in :mod:`simlib.model.csm`, :mod:`simlib.model.coverage` and :mod:`simlib.tiers`
+runs. Both give the same numbers, bit for bit (tests run scenarios both ways), because every
+float operation is the one numpy does, in the same order where the order matters.
 
 Compiled code is cached on disk (numba's ``cache=True``), so only the first run on a machine
 pays the compilation (a few seconds).
@@ -37,7 +39,7 @@ def kernels() -> SimpleNamespace | None:
         _TRIED = True
         try:
             _KERNELS = _build()
-        except ImportError:
+        except (ImportError, OSError):  # numba missing, or its LLVM not loadable here
             _KERNELS = None
     return _KERNELS
 
