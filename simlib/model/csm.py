@@ -334,14 +334,6 @@ class CSMTeam:
     # happens a batch at a time, when something reads it (:meth:`catch_up`): no simpy event.
 
     def _fcfs_add(self, rows: NDArray[np.intp], at: NDArray[np.float64], hours: float) -> None:
-        if self._jit is not None:
-            self._fcfs_add_compiled(rows, at, hours)
-            return
-        now = self.env.now
-        tails, idle = self._tails, self._idle
-        # CSMs whose last job ended before now (worked already) found nothing more to take
-        while tails and tails[0][0] < now:
-            idle.append(heapq.heappop(tails)[2])
         n = rows.size
         order = np.argsort(at, kind="stable")  # arrival, then scheduling order
         arrival = at[order]
@@ -350,6 +342,44 @@ class CSMTeam:
         pop = np.full(n, np.inf)
         csm = np.full(n, -1, dtype=np.intp)
         dur = hours / self.rate
+        if self._jit is not None:  # the same heap order, the same numbers, in one call
+            free, rank, who = self._heap
+            self._heap_n, self._idle_n, self._n_pushed = self._jit.fcfs_assign(
+                free,
+                rank,
+                who,
+                self._heap_n,
+                self._idle_q,
+                self._idle_n,
+                self.env.now,
+                arrival,
+                dur,
+                self._n_pushed,
+                start,
+                end,
+                pop,
+                csm,
+            )
+        else:
+            self._fcfs_assign(arrival, dur, start, end, pop, csm)
+        self._add_jobs(rows[order], arrival, start, end, pop, csm)
+
+    def _fcfs_assign(
+        self,
+        arrival: NDArray[np.float64],
+        dur: float,
+        start: NDArray[np.float64],
+        end: NDArray[np.float64],
+        pop: NDArray[np.float64],
+        csm: NDArray[np.intp],
+    ) -> None:
+        """Give the jobs (by arrival) to the CSMs: their start, end, pop time and CSM."""
+        now = self.env.now
+        n = arrival.size
+        tails, idle = self._tails, self._idle
+        # CSMs whose last job ended before now (worked already) found nothing more to take
+        while tails and tails[0][0] < now:
+            idle.append(heapq.heappop(tails)[2])
         pushed = self._n_pushed
         k = 0
         # CSMs whose job ends at this very instant take a job first (as in _on_claims)
@@ -398,37 +428,6 @@ class CSMTeam:
                 csm[i] = j
                 pushed += 1
         self._n_pushed = pushed
-        self._add_jobs(rows[order], arrival, start, end, pop, csm)
-
-    def _fcfs_add_compiled(
-        self, rows: NDArray[np.intp], at: NDArray[np.float64], hours: float
-    ) -> None:
-        """:meth:`_fcfs_add` in one compiled call (the same heap order, the same numbers)."""
-        n = rows.size
-        order = np.argsort(at, kind="stable")  # arrival, then scheduling order
-        arrival = at[order]
-        start = np.full(n, np.nan)
-        end = np.full(n, np.inf)
-        pop = np.full(n, np.inf)
-        csm = np.full(n, -1, dtype=np.intp)
-        free, rank, who = self._heap
-        self._heap_n, self._idle_n, self._n_pushed = self._jit.fcfs_assign(
-            free,
-            rank,
-            who,
-            self._heap_n,
-            self._idle_q,
-            self._idle_n,
-            self.env.now,
-            arrival,
-            hours / self.rate,
-            self._n_pushed,
-            start,
-            end,
-            pop,
-            csm,
-        )
-        self._add_jobs(rows[order], arrival, start, end, pop, csm)
 
     def _add_jobs(
         self,

@@ -146,6 +146,13 @@ def _before(free, rank, a, b):  # type: ignore[no-untyped-def]
 
 
 @jit
+def _swap(free, rank, who, a, b):  # type: ignore[no-untyped-def]
+    free[a], free[b] = free[b], free[a]
+    rank[a], rank[b] = rank[b], rank[a]
+    who[a], who[b] = who[b], who[a]
+
+
+@jit
 def _heap_down(free, rank, who, n, pos):  # type: ignore[no-untyped-def]
     while True:
         child = 2 * pos + 1
@@ -155,9 +162,7 @@ def _heap_down(free, rank, who, n, pos):  # type: ignore[no-untyped-def]
             child += 1
         if not _before(free, rank, child, pos):
             return
-        free[pos], free[child] = free[child], free[pos]
-        rank[pos], rank[child] = rank[child], rank[pos]
-        who[pos], who[child] = who[child], who[pos]
+        _swap(free, rank, who, pos, child)
         pos = child
 
 
@@ -167,9 +172,7 @@ def _heap_up(free, rank, who, pos):  # type: ignore[no-untyped-def]
         parent = (pos - 1) // 2
         if not _before(free, rank, pos, parent):
             return
-        free[pos], free[parent] = free[parent], free[pos]
-        rank[pos], rank[parent] = rank[parent], rank[pos]
-        who[pos], who[parent] = who[parent], who[pos]
+        _swap(free, rank, who, pos, parent)
         pos = parent
 
 
