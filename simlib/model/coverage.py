@@ -414,29 +414,27 @@ class CoverageActor(Actor):
         if not self._served and not self._served_batches:
             return
         book = self.sim.book
-        batches = self._served_batches
-        if self._served:
-            batches = [np.array(self._served, dtype=np.intp), *batches]
+        cfg = self.sim.scenario.coverage
+        batches = [np.array(self._served, dtype=np.intp)] if self._served else []
+        batches += self._served_batches
         rows = batches[0] if len(batches) == 1 else np.concatenate(batches)
-        if self.team._jit is None:
-            rows = np.unique(rows)
         self._served.clear()
         self._served_batches.clear()
         jit = self.team._jit
-        if jit is not None:
-            effect = self.sim.scenario.coverage.alerts.effect
+        if jit is not None:  # each alive account once, compiled
             jit.flush(
                 rows,
                 book.alive,
                 book.satisfaction,
                 book.touches_quarter,
                 book.touches,
-                effect,
-                self.sim.scenario.coverage.diminishing,
+                cfg.alerts.effect,
+                cfg.diminishing,
             )
             return
+        rows = np.unique(rows)
         rows = rows[book.alive[rows]]
-        apply_touch(self.sim, rows, self.sim.scenario.coverage.alerts.effect)
+        apply_touch(self.sim, rows, cfg.alerts.effect)
         book.touches[rows] += 1
 
     def save(self, leaving: NDArray[np.intp], month: int) -> NDArray[np.intp]:
