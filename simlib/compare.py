@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats as _st
+from scipy.special import stdtrit
 
 from .errors import SimlibError, UserInputError
 from .experiment import (
@@ -110,7 +110,7 @@ def welch_interval(a: ArrayLike, b: ArrayLike, level: float = 0.95) -> Interval:
     if se2 == 0:
         return Interval(diff, diff, diff, 0.0, min(x.size, y.size), level)
     nu = se2**2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
-    half = float(_st.t.ppf(0.5 + level / 2, nu) * math.sqrt(se2))
+    half = float(stdtrit(nu, 0.5 + level / 2) * math.sqrt(se2))
     return Interval(diff, diff - half, diff + half, half, min(x.size, y.size), level)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as _st
+from scipy.special import stdtrit
 
 __all__ = ["Interval", "mean_ci"]
 
@@ -39,5 +39,5 @@ def mean_ci(values: ArrayLike, level: float = 0.95) -> Interval:
     if n < 2:
         return Interval(mean, float("nan"), float("nan"), float("nan"), n, level)
     sd = float(x.std(ddof=1))
-    half = float(_st.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n))
+    half = float(stdtrit(n - 1, 0.5 + level / 2) * sd / np.sqrt(n))
     return Interval(mean, mean - half, mean + half, half, n, level)

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats as _st
+from scipy.special import ndtri
 
 __all__ = ["SURVIVAL_COLUMNS", "account_survival", "kaplan_meier"]
 
@@ -107,7 +107,7 @@ def kaplan_meier(
         if groups is None
         else np.asarray(groups, dtype=object)
     )
-    z = float(_st.norm.ppf(0.5 + level / 2))
+    z = float(ndtri(0.5 + level / 2))
     frames = []
     for name in pd.unique(g):
         mask = g == name

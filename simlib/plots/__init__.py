@@ -23,7 +23,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, PercentFormatter
-from scipy import stats as _st
+from scipy.special import stdtrit
 
 from ..reports import METRICS, metric_label
 from ..survival import account_survival
@@ -152,7 +152,7 @@ def _band(frame: pd.DataFrame, by: list[str], value: str, level: float = 0.95) -
     """Mean and Student-t interval of ``value`` across replications for each ``by`` group."""
     g = frame.groupby(by, observed=True, sort=True)[value]
     out = g.agg(["mean", "std", "count"]).reset_index()
-    t = _st.t.ppf(0.5 + level / 2, np.maximum(out["count"] - 1, 1))
+    t = stdtrit(np.maximum(out["count"] - 1, 1), 0.5 + level / 2)
     half = np.where(out["count"] > 1, t * out["std"] / np.sqrt(out["count"]), 0.0)
     out["low"] = out["mean"] - half
     out["high"] = out["mean"] + half
