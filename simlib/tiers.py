@@ -115,18 +115,13 @@ def _by_arr(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.int8]:
 
 def ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64]:
     """Gross margin x ARR at the top plan x expected years of life from the segment's churn
-    (currency).
-
-    An account's value changes only with its contract (its segment and size are fixed), so it
-    is kept in the book beside the contract it was worked out for, and worked out again only
-    when that changed.
-    """
+    (currency)."""
     from .model import csm_jit
 
+    book = sim.book
+    tp12, years_by = _ltv_tables(sim)
     jit = csm_jit.kernels()
-    if jit is not None:  # compiled: worked out afresh, faster than looking it up
-        tp12, years_by = _ltv_tables(sim)
-        book = sim.book
+    if jit is not None:  # compiled: one pass, the same multiplications in the same order
         return jit.ltv_potential(
             rows,
             book.segment,
@@ -137,17 +132,14 @@ def ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64
             CONTRACT_ANNUAL,
             sim.scenario.economics.gross_margin,
         )
-    book = sim.book
-    if not hasattr(book, "ltv_potential"):
-        book.add_column("ltv_potential", np.float64, np.nan)
-        book.add_column("ltv_contract", np.int8, -1)
-    contract = book.contract[rows]
-    stale = book.ltv_contract[rows] != contract
-    if stale.any():
-        fresh = rows[stale]
-        book.ltv_potential[fresh] = _ltv_potential(sim, fresh)
-        book.ltv_contract[fresh] = contract[stale]
-    return book.ltv_potential[rows]
+    # per-segment tables, then one look-up a row
+    seg = book.segment[rows]
+    key = np.where(book.contract[rows] == CONTRACT_ANNUAL, tp12.size, 0) + seg
+    ltv = tp12[seg]  # arr_potential = 12 x top price x size
+    ltv *= book.size[rows]
+    ltv *= sim.scenario.economics.gross_margin
+    ltv *= years_by[key]
+    return ltv
 
 
 def _ltv_tables(sim: Simulation) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -159,19 +151,6 @@ def _ltv_tables(sim: Simulation) -> tuple[NDArray[np.float64], NDArray[np.float6
     annual_churn = np.array([s.churn.annual.mean for s in segments.values()])
     years_by = np.concatenate([1.0 / (12.0 * monthly_churn), 1.0 / annual_churn])
     return 12.0 * top_price, years_by
-
-
-def _ltv_potential(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64]:
-    book = sim.book
-    # per-segment tables, then one look-up a row: the same operations on the same numbers
-    tp12, years_by = _ltv_tables(sim)
-    seg = book.segment[rows]
-    key = np.where(book.contract[rows] == CONTRACT_ANNUAL, tp12.size, 0) + seg
-    ltv = tp12[seg]  # arr_potential = 12 x top price x size
-    ltv *= book.size[rows]
-    ltv *= sim.scenario.economics.gross_margin
-    ltv *= years_by[key]
-    return ltv
 
 
 @register_policy("tiered_by_ltv_potential", always_touched=True)

@@ -354,3 +354,78 @@ def test_compiled_tier_cut_picks_what_argpartition_picks(shares, monkeypatch):
         # with ties across a cut the set is argpartition's own choice: the compiled select
         # steps aside and leaves it to argpartition
         np.testing.assert_array_equal(compiled, plain)
+
+
+def test_a_copied_account_book_keeps_its_columns_its_own():
+    """Columns are kept as attributes: a pickled or copied book writes its own rows, and
+    rows added later show in every column."""
+    import copy
+    import pickle
+
+    from simlib.account import AccountBook
+
+    book = AccountBook(capacity=4)
+    book.append(3)
+    book.mrr[:] = [1.0, 2.0, 3.0]
+    book.add_column("extra", np.int32, 5)
+    for other in (pickle.loads(pickle.dumps(book)), copy.deepcopy(book)):
+        other.mrr[0] = 9.0
+        assert other.mrr[0] == 9.0 and book.mrr[0] == 1.0
+        assert other.column("mrr")[0] == 9.0
+    book.append(20)
+    assert book.mrr.size == book.extra.size == 23 and book.extra[-1] == 5
+    book.mrr += 1.0  # an augmented assignment writes into the column
+    assert book.column("mrr")[0] == 2.0
+
+
+def test_always_touched_policies_are_not_asked_about_new_accounts(monkeypatch):
+    """A policy registered always_touched is not called for accounts arriving between
+    re-assignments (they start in tech touch); registering it again without the flag asks it."""
+    from simlib import tiers
+
+    calls = []
+
+    def spy(sim, rows):
+        calls.append(rows.size)
+        return np.full(rows.size, tiers.LOW, dtype=np.int8)
+
+    monkeypatch.setitem(tiers.COVERAGE_POLICIES, "spy", spy)
+    scenario = simlib.load_scenario(
+        "coverage_tiered",
+        ["population.initial_accounts=300", "horizon_months=6", "coverage.policy=spy"],
+    )
+    try:
+        tiers.register_policy("spy", always_touched=True)(spy)
+        _, accounts, _, _ = run_replication(scenario, seed=1, replication=0)
+        assert len(calls) == 2  # the re-assignments at months 0 and 3 only
+        late = accounts[accounts["start_month"].isin([1, 2, 4, 5])]
+        assert len(late) and (late["initial_tier"] == tiers.TECH).all()
+        calls.clear()
+        tiers.register_policy("spy")(spy)
+        assert "spy" not in tiers.ALWAYS_TOUCHED
+        run_replication(scenario, seed=1, replication=0)
+        assert len(calls) > 2  # asked about the new accounts of the other months too
+    finally:
+        tiers.ALWAYS_TOUCHED.discard("spy")
+        tiers.COVERAGE_POLICIES.pop("spy", None)
+
+
+def test_without_numba_the_numpy_code_runs(monkeypatch):
+    """When numba cannot be loaded the compiled loops are off, and a run gives the same tables."""
+    from simlib.model import csm_jit
+
+    scenario = simlib.load_scenario(
+        "coverage_tiered", ["population.initial_accounts=400", "horizon_months=6"]
+    )
+    before = run_replication(scenario, seed=2, replication=0)
+
+    def broken():
+        raise ImportError("no numba here")
+
+    monkeypatch.setattr(csm_jit, "_build", broken)
+    monkeypatch.setattr(csm_jit, "_TRIED", False)
+    monkeypatch.setattr(csm_jit, "_KERNELS", None)
+    assert csm_jit.kernels() is None
+    after = run_replication(scenario, seed=2, replication=0)
+    for a, b in zip(before[:2], after[:2], strict=True):
+        pdt.assert_frame_equal(a, b, check_exact=True)

@@ -68,3 +68,20 @@ def test_beta_draws_do_not_depend_on_what_was_drawn_before():
     beta_ppf(np.random.default_rng(2).random(100_000), 0.9, 17.0)
     assert np.array_equal(beta_ppf(u, 0.9, 17.0), first)
     assert np.array_equal(beta_ppf(u[:7], 0.9, 17.0), first[:7])
+
+
+def test_slot_word_is_what_keyed_bits_adds_between_its_mixes():
+    """A loop drawing keyed uniforms one account at a time gets the same numbers."""
+    from simlib.model import csm_jit
+    from simlib.rng import slot_word
+
+    jit = csm_jit.kernels()
+    keys = account_key(np.arange(50) % 7, np.arange(50)).astype(np.uint64)
+    for key, slot in (((1, 2), 0), ((2**64 - 1, 2**63 + 5), 59), ((12345, 2**64 - 3), 2**31)):
+        want = keyed_uniform(key, keys, slot)
+        if jit is not None:
+            from simlib.model.csm_loops import keyed_uniform as one
+
+            got = [one(k, np.uint64(key[0]), slot_word(key[1], slot)) for k in keys]
+            np.testing.assert_array_equal(got, want)
+        assert int(slot_word(key[1], slot)) == (slot * 0x9E3779B97F4A7C15 + key[1]) % 2**64

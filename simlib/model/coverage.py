@@ -316,19 +316,16 @@ class CoverageActor(Actor):
         sim, book = self.sim, self.sim.book
         cfg = sim.scenario.coverage.alerts
         alerting_tier = self._alerting_tier
-        jit = self.team._jit
-        in_books = not (alerting_tier[NONE] or alerting_tier[TECH])
-        if in_books and jit is not None and cfg.noise > 0:
-            # high and low touch accounts are those in CSM books: the loop picks the alive
-            # ones of an alerting tier itself
-            rows = self.booked
-        elif not in_books:
+        jit = self.team._jit if cfg.noise > 0 else None
+        if alerting_tier[NONE] or alerting_tier[TECH]:
             rows = np.flatnonzero(book.alive & alerting_tier[book.tier])
+        elif jit is not None:  # the compiled screen picks alive accounts of alerting tiers
+            rows = self.booked
         else:  # high and low touch accounts are those in CSM books (rows ascending)
             rows = self.booked[book.alive[self.booked]]
             if not (alerting_tier[HIGH] and alerting_tier[LOW]):
                 rows = rows[alerting_tier[book.tier[rows]]]
-        if jit is not None and cfg.noise > 0:  # the same rows, health and uniforms, compiled
+        if jit is not None:  # the same rows, health and uniforms, compiled
             k1, k2 = sim.streams.key("health")
             k2slot = slot_word(k2, month)
             out_rows = np.empty(rows.size, dtype=np.intp)
@@ -376,12 +373,11 @@ class CoverageActor(Actor):
     def _alert(self, alerting: NDArray[np.intp], month: int) -> None:
         """Raise alerts for ``alerting`` (rows ascending) this month."""
         sim, book = self.sim, self.sim.book
-        cfg = sim.scenario.coverage.alerts
         book.last_alert[alerting] = month
         sim.ledger.add("alerts_raised", month, alerting.size)
         if alerting.size:
             at = month + sim.streams.uniform("alert_time", book.key[alerting], month)
-            self.team.schedule_alerts(alerting, at, cfg.hours)
+            self.team.schedule_alerts(alerting, at)
 
     def alert_served(self, job: Job, when: float) -> None:
         """Called by the team when a CSM has worked an alert, at time ``when`` (its effect

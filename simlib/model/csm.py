@@ -108,7 +108,7 @@ class CSMTeam:
             "csm": np.empty(0, dtype=np.intp),
             "row": np.empty(0, dtype=np.intp),
         }
-        self._job_hours = self.cfg.alerts.hours  # every job is an alert of these hours
+        self._job_hours = self.cfg.alerts.hours  # every alert takes these hours
         self._next = 0
         self._next_end = np.inf  # the end of job ``_next`` (inf: none)
         self._job_log: list[tuple[NDArray[np.float64], ...]] = []  # (arrival, start, pop)
@@ -205,14 +205,14 @@ class CSMTeam:
             self.env.process(self._weekly())
         return None
 
-    def schedule_alerts(
-        self, rows: NDArray[np.intp], at: NDArray[np.float64], hours: float
-    ) -> None:
-        """Alerts for ``rows`` arriving at times ``at`` within the current month."""
+    def schedule_alerts(self, rows: NDArray[np.intp], at: NDArray[np.float64]) -> None:
+        """Alerts for ``rows`` arriving at times ``at`` within the current month (each takes
+        ``alerts.hours``)."""
         if self.fcfs:
-            self._fcfs_add(rows, at, hours)
+            self._fcfs_add(rows, at)
             return
         seq = self._seq
+        hours = self._job_hours
         self.add_arrivals(
             [
                 Job(PRIORITY_ALERT, t, next(seq), hours, row)
@@ -333,7 +333,7 @@ class CSMTeam:
     # (``pop``) and when it starts and ends. Working the ends (hours, served alerts) then
     # happens a batch at a time, when something reads it (:meth:`catch_up`): no simpy event.
 
-    def _fcfs_add(self, rows: NDArray[np.intp], at: NDArray[np.float64], hours: float) -> None:
+    def _fcfs_add(self, rows: NDArray[np.intp], at: NDArray[np.float64]) -> None:
         n = rows.size
         order = np.argsort(at, kind="stable")  # arrival, then scheduling order
         arrival = at[order]
@@ -341,7 +341,7 @@ class CSMTeam:
         end = np.full(n, np.inf)
         pop = np.full(n, np.inf)
         csm = np.full(n, -1, dtype=np.intp)
-        dur = hours / self.rate
+        dur = self._job_hours / self.rate
         if self._jit is not None:  # the same heap order, the same numbers, in one call
             free, rank, who = self._heap
             self._heap_n, self._idle_n, self._n_pushed = self._jit.fcfs_assign(
@@ -595,16 +595,10 @@ class CSMTeam:
         env = self.env
         weekly = self.cfg.csm.hours_per_week
         week = 0
-        compiled = self._jit is not None and self._exact_hours
         while True:
             self.catch_up()
             self.coverage.flush_served()
-            if compiled:  # the budgets worked out and the week's hours cleared in the loop
-                self._scheduled_touches_compiled(env.now, (week + 1) * WEEK, weekly)
-            else:
-                budget = weekly - self.reactive_hours
-                self.reactive_hours = np.zeros_like(self.reactive_hours)
-                self._scheduled_touches(env.now, (week + 1) * WEEK, budget)
+            self._plan_week(env.now, (week + 1) * WEEK, weekly)
             week += 1
             yield env.timeout(week * WEEK - env.now)
 
@@ -614,19 +608,19 @@ class CSMTeam:
         kept in step with the book as touches are done or skipped and accounts churn."""
         book = self.sim.book
         high, low = self.cfg.tiers.high, self.cfg.tiers.low
-        is_high = book.tier[rows] == HIGH
         self._p_rows = rows
         self._p_next = book.next_touch[rows]  # a copy (fancy indexing)
         self._p_csm = book.csm[rows]
-        self._p_cadence = np.where(is_high, high.cadence_weeks, low.cadence_weeks) * WEEK
-        self._p_cost = np.where(is_high, high.touch_hours, low.touch_hours)
-        self._p_effect = np.where(is_high, high.touch_effect, low.touch_effect)
-        self._p_min_cadence = float(self._p_cadence.min()) if rows.size else 0.0
-        # the same by tier (0 high, 1 low), for the compiled plan: less to read each week
-        self._p_tier = (~is_high).astype(np.int8)
+        # each row's tier (0 high, 1 low) and the tiers' cadence, hours and effect: the
+        # compiled plan reads these, the numpy plan the per-row arrays looked up from them
+        self._p_tier = (book.tier[rows] != HIGH).astype(np.int8)
         self._tier_cadence = np.array([high.cadence_weeks, low.cadence_weeks]) * WEEK
         self._tier_cost = np.array([high.touch_hours, low.touch_hours])
         self._tier_effect = np.array([high.touch_effect, low.touch_effect])
+        self._p_cadence = self._tier_cadence[self._p_tier]
+        self._p_cost = self._tier_cost[self._p_tier]
+        self._p_effect = self._tier_effect[self._p_tier]
+        self._p_min_cadence = float(self._p_cadence.min()) if rows.size else 0.0
         self._p_churns = book.churns
 
     def _drop_churned(self) -> None:
@@ -636,12 +630,13 @@ class CSMTeam:
             self._p_churns = book.churns
             self._p_next[~book.alive[self._p_rows]] = np.inf
 
-    def _scheduled_touches_compiled(self, now: float, week_end: float, weekly: float) -> None:
-        """:meth:`_scheduled_touches` in one compiled call (hours on the exact grid): each
-        CSM's budget is ``weekly`` less this week's reactive hours, which are then cleared."""
+    def _plan_week(self, now: float, week_end: float, weekly: float) -> None:
+        """The week's scheduled touches: each CSM's budget is ``weekly`` less this week's
+        reactive hours, which are then cleared. Compiled when the hours are on the exact grid
+        (numpy's sums are pairwise otherwise), else :meth:`_scheduled_touches`."""
         sim, book, ledger = self.sim, self.sim.book, self.sim.ledger
         p_next = self._p_next
-        if p_next.size == 0 or p_next.size >= 2**21:
+        if self._jit is None or not self._exact_hours or not 0 < p_next.size < 2**21:
             budget = weekly - self.reactive_hours
             self.reactive_hours = np.zeros_like(self.reactive_hours)
             self._scheduled_touches(now, week_end, budget)
@@ -748,7 +743,7 @@ class CSMTeam:
     ) -> NDArray[np.bool_]:
         """Touches ordered by CSM and due time: which fit within their CSM's hours."""
         total = np.cumsum(cost)
-        # the running total of the touches before each CSM's first: subtracted from the CSM's
+        # each CSM's running total: the total less that of the touches before its first
         cut = np.flatnonzero(csm[1:] != csm[:-1])  # the last touch of each CSM but the last
         before = np.zeros(bound.size)
         before[csm[cut + 1]] = total[cut]
