@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := notebooks,test
 
-.PHONY: setup demo test bench lint lab clean
+.PHONY: setup demo test bench golden lab clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,10 @@ test: setup
 
 bench: setup
 	$(BIN)/simlib bench
+
+# Rewrite tests/golden/ from the current code: only for a change meant to move results.
+golden: setup
+	$(BIN)/python tests/golden/golden.py --refresh
 
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks

@@ -38,6 +38,7 @@ from simpy.events import NORMAL, URGENT
 from .account import AccountBook
 from .errors import SimulationError
 from .ledger import Ledger
+from .registry import Registry
 from .rng import Streams, replication_seed
 from .scenario import Scenario
 
@@ -117,15 +118,13 @@ class Actor:
         """Called once after the last month."""
 
 
-ACTORS: dict[str, type[Actor]] = {}
+#: Every mechanism of the model, by name (see :mod:`simlib.registry`).
+ACTORS: Registry[type[Actor]] = Registry("actor")
 
 
 def register_actor(cls: type[Actor]) -> type[Actor]:
     """Class decorator: make an actor available to every simulation, by its ``name``."""
-    if cls.name in ACTORS and ACTORS[cls.name] is not cls:
-        raise ValueError(f"an actor named {cls.name!r} is registered already")
-    ACTORS[cls.name] = cls
-    return cls
+    return ACTORS.add(cls.name, cls)
 
 
 @dataclass

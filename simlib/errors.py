@@ -57,3 +57,11 @@ class StorageError(SimlibError):
 
 class SimulationError(SimlibError):
     """The engine reached a state that breaks one of its invariants (a bug, never user input)."""
+
+
+class UnknownNameError(UserInputError, KeyError):
+    """A name looked up in a registry (an actor, coverage policy, offer kind, churn-odds term
+    or metric) is not registered. The message lists what is and suggests the closest name."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

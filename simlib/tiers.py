@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .account import CONTRACT_ANNUAL
+from .registry import Registry
 
 if TYPE_CHECKING:
     from .engine import Simulation
@@ -33,7 +34,8 @@ TIER_CODES = {"none": 0, "tech": 1, "low": 2, "high": 3}
 NONE, TECH, LOW, HIGH = 0, 1, 2, 3
 
 Policy = Callable[["Simulation", NDArray[np.intp]], NDArray[np.int8]]
-COVERAGE_POLICIES: dict[str, Policy] = {}
+#: Coverage policies by the name a scenario gives in ``coverage.policy``.
+COVERAGE_POLICIES: Registry[Policy] = Registry("coverage policy")
 #: Policies that give every account a touched tier (tech, low or high), never none: a new
 #: account under them starts in tech touch without asking the policy (see CoverageActor).
 ALWAYS_TOUCHED: set[str] = set()
@@ -46,7 +48,7 @@ def register_policy(name: str, always_touched: bool = False) -> Callable[[Policy
     """
 
     def add(fn: Policy) -> Policy:
-        COVERAGE_POLICIES[name] = fn
+        COVERAGE_POLICIES.replace(name, fn)
         if always_touched:
             ALWAYS_TOUCHED.add(name)
         else:

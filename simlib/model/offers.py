@@ -50,6 +50,7 @@ from scipy.special import expit
 from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
 from ..distributions import beta_ppf
 from ..engine import Actor, Simulation, register_actor
+from ..registry import Registry
 from ..rng import Streams, keyed_uniform
 from ..scenario import OfferKindSpec, Scenario
 from ..tiers import TIER_CODES
@@ -132,7 +133,8 @@ class OfferKind:
     trigger: Literal["month", "save"] = "month"
 
 
-OFFER_KINDS: dict[str, OfferKind] = {}
+#: Offer kinds by the name a scenario gives under ``offers.kinds``.
+OFFER_KINDS: Registry[OfferKind] = Registry("offer kind")
 
 
 def register_offer_kind(
@@ -145,7 +147,7 @@ def register_offer_kind(
     """
 
     def add(fn: ProposeFn) -> ProposeFn:
-        OFFER_KINDS[name] = OfferKind(name, fn, trigger)
+        OFFER_KINDS.replace(name, OfferKind(name, fn, trigger))
         return fn
 
     return add
