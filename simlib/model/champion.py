@@ -3,7 +3,7 @@
 Each month an alive account loses its champion with probability ``monthly_turnover`` (a keyed
 uniform of stream ``champion``). Satisfaction falls by ``satisfaction_drop`` at once, and the odds
 of churn at the account's next renewal are multiplied by ``churn_odds_multiplier`` (the renewal
-desk reads and clears the flag).
+``champion`` churn-odds term below; the flag is cleared once the renewal is decided).
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
-from ..engine import Actor, register_actor
+from ..churn_odds import register_churn_odds_term
+from ..engine import Actor, Simulation, register_actor
 from ..scenario import Scenario
 
 __all__ = ["ChampionActor"]
@@ -30,6 +32,13 @@ class ChampionActor(Actor):
     def __init__(self, sim) -> None:  # type: ignore[no-untyped-def]
         super().__init__(sim)
         sim.ledger.declare("champions_lost", integer=True)
+        desk = sim.actor("renewal")
+        if desk is not None:
+            desk.add_renewal_handler(self._renewed)  # type: ignore[attr-defined]
+
+    def _renewed(self, rows: NDArray[np.intp], month: int) -> None:
+        """A renewal was decided: the loss of a champion counts once, at the next renewal."""
+        self.sim.book.champion_lost[rows] = False
 
     def open_month(self, month: int) -> None:
         cfg = self.sim.scenario.champion
@@ -42,3 +51,12 @@ class ChampionActor(Actor):
         book.champion_lost[left] = True
         book.satisfaction[left] = np.maximum(book.satisfaction[left] - cfg.satisfaction_drop, 1e-6)
         self.sim.ledger.add("champions_lost", month, left.size)
+
+
+@register_churn_odds_term("champion", order=20)
+def _champion_lost(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64] | None:
+    """log(churn_odds_multiplier) for an account whose champion left since its last renewal."""
+    lost = sim.book.champion_lost[rows]
+    if not lost.any():
+        return None
+    return np.log(sim.scenario.champion.churn_odds_multiplier) * lost

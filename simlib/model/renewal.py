@@ -2,17 +2,21 @@
 
 A monthly-contract account renews at the end of every month; an annual one at the end of months
 ``a + 11, a + 23, ...`` (``a`` its anniversary, normally its start month). At a renewal the account
-churns when a keyed uniform (stream ``churn``, slot = month) falls below its churn probability
+churns when a keyed uniform (stream ``churn``, slot = month) falls below its churn probability,
+the sum of the registered churn-odds terms (:mod:`simlib.churn_odds`)::
 
     logit(p) = logit(risk) + satisfaction_effect x (fit - satisfaction) + log(m) x champion_lost
+               + (any term a mechanism registers)
 
 where ``risk`` ~ Beta(alpha, beta) was drawn once per account (the shifted-beta-geometric model,
-Fader & Hardie 2007) and ``m`` is the champion churn odds multiplier. With the satisfaction
-effect at 0 and no champion loss, p = risk exactly, so a cohort's survival after t renewals is
-S(t) = B(alpha, beta + t) / B(alpha, beta).
+Fader & Hardie 2007; the ``base_risk`` term, registered here) and ``m`` is the champion churn
+odds multiplier. With the satisfaction effect at 0 and no champion loss, p = risk exactly, so a
+cohort's survival after t renewals is S(t) = B(alpha, beta + t) / B(alpha, beta).
 
 Other actors may register *save handlers* (:meth:`RenewalDesk.add_save_handler`): each gets the
-rows about to churn and returns the rows it kept (a downsell, say) before the churn is booked.
+rows about to churn and returns the rows it kept (a downsell, say) before the churn is booked;
+and *renewal handlers* (:meth:`RenewalDesk.add_renewal_handler`): each gets the rows that renewed
+or not this month, once the draws are made (the champion mechanism clears its flag there).
 """
 
 from __future__ import annotations
@@ -22,14 +26,23 @@ from typing import ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, logit
 
 from ..account import CONTRACT_ANNUAL
+from ..churn_odds import active_terms, churn_probability, register_base_term
 from ..engine import Actor, Simulation, register_actor
 
 __all__ = ["RenewalDesk"]
 
 SaveHandler = Callable[[NDArray[np.intp], int], NDArray[np.intp]]
+RenewalHandler = Callable[[NDArray[np.intp], int], None]
+
+
+def _base_risk(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64]:
+    """The account's own churn probability per renewal, drawn once from Beta(alpha, beta)."""
+    return sim.book.risk[rows]
+
+
+register_base_term("base_risk", _base_risk)
 
 
 @register_actor
@@ -40,10 +53,16 @@ class RenewalDesk(Actor):
     def __init__(self, sim: Simulation) -> None:
         super().__init__(sim)
         self._save_handlers: list[SaveHandler] = []
+        self._renewal_handlers: list[RenewalHandler] = []
+        self.terms = active_terms(sim.scenario)
 
     def add_save_handler(self, handler: SaveHandler) -> None:
         """Register ``handler(rows_about_to_churn, month) -> rows_saved``."""
         self._save_handlers.append(handler)
+
+    def add_renewal_handler(self, handler: RenewalHandler) -> None:
+        """Register ``handler(rows_due, month)``, called once the churn draws are made."""
+        self._renewal_handlers.append(handler)
 
     def due(self, month: int) -> NDArray[np.intp]:
         """Rows whose renewal falls at the end of ``month``."""
@@ -54,20 +73,8 @@ class RenewalDesk(Actor):
         return rows[~annual | at_anniversary]
 
     def churn_probability(self, rows: NDArray[np.intp]) -> NDArray[np.float64]:
-        """Churn probability at this renewal for each row (see the module docstring)."""
-        book = self.sim.book
-        cfg = self.sim.scenario
-        p = book.risk[rows]
-        effect = cfg.churn.satisfaction_effect
-        lost = book.champion_lost[rows]
-        if effect == 0 and not lost.any():
-            return p
-        z = logit(np.clip(p, 1e-12, 1 - 1e-12))
-        if effect:
-            z = z + effect * (book.fit[rows] - book.satisfaction[rows])
-        if lost.any():
-            z = z + np.log(cfg.champion.churn_odds_multiplier) * lost
-        return expit(z)
+        """Churn probability at this renewal for each row: expit of the sum of the terms."""
+        return churn_probability(self.sim, rows, self.terms)
 
     def close_month(self, month: int) -> None:
         sim = self.sim
@@ -77,7 +84,8 @@ class RenewalDesk(Actor):
             return
         p = self.churn_probability(rows)
         u = sim.streams.uniform("churn", book.key[rows], month)
-        book.champion_lost[rows] = False
+        for on_renewal in self._renewal_handlers:
+            on_renewal(rows, month)
         leaving = rows[u < p]
         for handler in self._save_handlers:
             if leaving.size == 0:

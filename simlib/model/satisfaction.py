@@ -5,6 +5,9 @@ Each month, for every account alive, in logit space (so satisfaction stays insid
 and month (stream ``satisfaction``). This is an Ornstein-Uhlenbeck process sampled monthly.
 With ``satisfaction.uplift = u`` the level is ``fit + u`` (clipped to (0.001, 0.999)) instead of
 ``fit``: satisfaction is raised without changing the fit that the churn link measures it against.
+
+The churn link is the ``satisfaction`` churn-odds term registered here (:mod:`simlib.churn_odds`):
+``churn.satisfaction_effect x (fit - satisfaction)`` added to the log-odds of churn at a renewal.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import expit, logit
 
-from ..engine import Actor, register_actor
+from ..churn_odds import register_churn_odds_term
+from ..engine import Actor, Simulation, register_actor
 from ..scenario import Scenario
 
 __all__ = ["SatisfactionActor"]
@@ -48,3 +53,13 @@ class SatisfactionActor(Actor):
             z += noise
         s = expit(z, out=z)
         book.satisfaction[rows] = np.clip(s, 1e-6, 1 - 1e-6, out=s)
+
+
+@register_churn_odds_term("satisfaction", order=10)
+def _satisfaction_gap(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64] | None:
+    """``satisfaction_effect x (fit - satisfaction)``: below its fit an account churns more."""
+    effect = sim.scenario.churn.satisfaction_effect
+    if effect == 0:
+        return None
+    book = sim.book
+    return effect * (book.fit[rows] - book.satisfaction[rows])
