@@ -944,13 +944,17 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 
 def preset_dir() -> Path:
-    """Folder of the preset scenarios (``data/scenarios`` beside the package)."""
-    return Path(__file__).resolve().parent.parent / "data" / "scenarios"
+    """Folder of the preset scenarios (package data, see :mod:`simlib.io.resources`)."""
+    from .io import resources
+
+    return resources.preset_dir()
 
 
 def preset_names() -> list[str]:
     """Names of the preset scenarios."""
-    return sorted(p.stem for p in preset_dir().glob("*.yaml"))
+    from .io import resources
+
+    return resources.preset_names()
 
 
 def parse_yaml(text: str, source: str) -> Any:
