@@ -11,7 +11,11 @@ fixed order of ``(phase, order)``:
    month is billed, then satisfaction drifts and champions move during the month.
 
 A ``close_month`` call may schedule an MRR change for the month being opened
-(:meth:`Simulation.change_mrr`; a save offer at a renewal, say): it is billed in that month.
+(:meth:`Simulation.change_mrr_by`; a save offer at a renewal, say): it is billed in that month.
+MRR changes are deltas that compose, applied in the order :meth:`Simulation.change_mrr_by`
+documents, so two mechanisms changing one account in one month never clobber each other. Right
+after billing, every registered *snapshot* (:func:`register_snapshot`) may keep arrays for the
+metrics (the NRR cohort of :mod:`simlib.metrics` is one).
 
 Per-account work in those calls is vectorized over the account book. Actors that make discrete
 decisions inside a month (the CSM team working its queue, the deal desk deciding approval chains)
@@ -44,10 +48,12 @@ from .scenario import Scenario
 
 __all__ = [
     "ACTORS",
+    "SNAPSHOTS",
     "Actor",
     "MonthTick",
     "Simulation",
     "register_actor",
+    "register_snapshot",
 ]
 
 
@@ -129,9 +135,24 @@ def register_actor(cls: type[Actor]) -> type[Actor]:
 
 @dataclass
 class PendingChange:
+    """An MRR change waiting for its billing month: ``mrr`` is a delta added to the MRR the
+    account has when the change is applied (``absolute=False``), or the new MRR itself."""
+
     rows: NDArray[np.intp]
     mrr: NDArray[np.float64]
     plan: NDArray[np.int16] | None
+    absolute: bool = False
+
+
+#: ``snapshot(sim, month) -> {name: array} | None``, called right after each month is billed;
+#: what it returns is kept in ``sim.snapshots`` for the metrics (the NRR cohort, say).
+Snapshot = Callable[["Simulation", int], "dict[str, NDArray] | None"]
+SNAPSHOTS: Registry[Snapshot] = Registry("snapshot")
+
+
+def register_snapshot(name: str) -> Callable[[Snapshot], Snapshot]:
+    """Decorator: take ``snapshot(sim, month)`` of every replication after each billing."""
+    return SNAPSHOTS.register(name)
 
 
 class Simulation:
@@ -177,6 +198,32 @@ class Simulation:
         """The running actor with that name, if it is switched on."""
         return next((a for a in self.actors if a.name == name), None)
 
+    def change_mrr_by(
+        self,
+        rows: NDArray[np.intp],
+        delta: NDArray[np.float64],
+        effective_month: int,
+        plan: NDArray[np.int16] | None = None,
+    ) -> None:
+        """Add ``delta`` (currency per month) to the MRR of ``rows`` from ``effective_month``.
+
+        Changes compose: several mechanisms may change one account in one month, and each delta
+        is added to the MRR the account has when it is applied, in this documented order:
+
+        1. the changes decided while the calendar closed the previous month (renewal saves), in
+           the order they were decided;
+        2. then the changes scheduled earlier for the month, in the order they were scheduled.
+
+        MRR never falls below 0 (each step is floored at 0). A ``plan`` given with a change sets
+        the account's plan (the last change giving one wins). At that month the change is booked
+        as expansion or contraction MRR for accounts still alive; changes that would take effect
+        beyond the horizon are dropped. The month must be a later one, or, from a
+        ``close_month`` call, the month being opened (billed in that month).
+        """
+        self._schedule(
+            PendingChange(np.asarray(rows), np.asarray(delta, np.float64), plan), effective_month
+        )
+
     def change_mrr(
         self,
         rows: NDArray[np.intp],
@@ -184,14 +231,13 @@ class Simulation:
         effective_month: int,
         plan: NDArray[np.int16] | None = None,
     ) -> None:
-        """Schedule new MRR (and plan) for ``rows`` from ``effective_month`` (a billing month).
+        """Set the MRR of ``rows`` to ``new_mrr`` from ``effective_month``, in the order of
+        :meth:`change_mrr_by` (a set replaces what earlier changes of that month made; prefer
+        deltas, which compose)."""
+        change = PendingChange(np.asarray(rows), np.asarray(new_mrr, np.float64), plan, True)
+        self._schedule(change, effective_month)
 
-        At that month the change is booked as expansion or contraction MRR for accounts still
-        alive; changes that would take effect beyond the horizon are dropped. The month must be
-        a later one, or, while the calendar is closing the previous month (a renewal save
-        handler, say), the month being opened: the change then takes effect at its billing,
-        booked before the changes scheduled earlier for that month.
-        """
+    def _schedule(self, change: PendingChange, effective_month: int) -> None:
         closing = self._closing and effective_month == self.month
         if effective_month <= self.month and not closing:
             raise SimulationError(
@@ -199,7 +245,6 @@ class Simulation:
                 + (" (or in it, from a close_month call)" if effective_month == self.month else "")
             )
         if effective_month < self.horizon:
-            change = PendingChange(np.asarray(rows), np.asarray(new_mrr, dtype=np.float64), plan)
             pending = self._pending[effective_month]
             if closing:  # decided at the turn of the month: booked first, in decision order
                 pending.insert(self._closing_changes, change)
@@ -212,8 +257,8 @@ class Simulation:
         for change in self._pending.pop(month, []):
             alive = book.alive[change.rows]
             rows = change.rows[alive]
-            new = change.mrr[alive]
             old = book.mrr[rows]
+            new = change.mrr[alive] if change.absolute else np.maximum(old + change.mrr[alive], 0.0)
             delta = new - old
             ledger.add("expansion_mrr", month, float(delta[delta > 0].sum()))
             ledger.add("contraction_mrr", month, float(-delta[delta < 0].sum()))
@@ -238,10 +283,6 @@ class Simulation:
             month,
             float(book.satisfaction[book.alive].mean()) if active else float("nan"),
         )
-        if month == max(0, self.horizon - 13):
-            self.snapshots["nrr_start_mrr"] = book.mrr.copy()
-            self.snapshots["nrr_start_alive"] = book.alive.copy()
-            self.snapshots["nrr_start_month"] = np.array([month])
 
     # -- the calendar ------------------------------------------------------------------------
     def _calendar(self) -> Generator[simpy.events.Event, Any, None]:
@@ -258,6 +299,10 @@ class Simulation:
                     break
                 actor.open_month(month)
             self._bill(month)
+            for snapshot in SNAPSHOTS.values():
+                taken = snapshot(self, month)
+                if taken:
+                    self.snapshots.update(taken)
             for actor in self.actors:
                 if actor.order >= BILLING_ORDER:
                     actor.open_month(month)

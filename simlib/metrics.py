@@ -23,9 +23,12 @@ import numpy as np
 import pandas as pd
 
 from .account import CONTRACT_NAMES
+from .engine import register_snapshot
 from .ledger import MONTHLY_COLUMNS
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
     from .engine import Simulation
 
 __all__ = ["ACCOUNT_COLUMNS", "SUMMARY_COLUMNS", "account_table", "monthly_table", "summary_row"]
@@ -68,6 +71,19 @@ SUMMARY_COLUMNS = (
 )
 
 TIER_NAMES = ("none", "tech", "low", "high")
+
+
+@register_snapshot("nrr_cohort")
+def nrr_cohort(sim: Simulation, month: int) -> dict[str, NDArray] | None:
+    """The GRR/NRR cohort: MRR and alive flags at month max(0, H - 13), just after billing."""
+    if month != max(0, sim.horizon - 13):
+        return None
+    book = sim.book
+    return {
+        "nrr_start_mrr": book.mrr.copy(),
+        "nrr_start_alive": book.alive.copy(),
+        "nrr_start_month": np.array([month]),
+    }
 
 
 def monthly_table(sim: Simulation) -> pd.DataFrame:

@@ -514,8 +514,7 @@ class OfferEngine(Actor):
         sim, book = self.sim, self.sim.book
         rows = prop.rows
         if np.any(prop.delta != 0) or prop.plan is not None:
-            new = np.maximum(book.mrr[rows] + prop.delta, 0.0)
-            sim.change_mrr(rows, new, effective, prop.plan)
+            sim.change_mrr_by(rows, prop.delta, effective, prop.plan)
             book.change_at[rows] = effective
         self._after_purchase(prop)
         if prop.to_annual:
