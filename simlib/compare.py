@@ -40,6 +40,8 @@ from .experiment import (
     check_targets,
     intervals,
 )
+from .metrics import ID_COLUMNS, derived_figures, metric_view
+from .metrics import METRICS as REGISTERED_METRICS
 from .results import SimulationResult, atomic_folder, package_versions
 from .scenario import Scenario, load_scenario, scenario_hash
 from .stats import Interval, mean_ci
@@ -70,23 +72,17 @@ COMPARISON_COLUMNS = (
     "relative_change",
 )
 
-#: Metrics compared by default: summary figures (CONTRACT.md), then ``ltv_opening_book``, the
+#: Metrics compared by default: the ``compare`` view of the metric registry
+#: (:mod:`simlib.metrics.registry`): summary figures (CONTRACT.md), and ``ltv_opening_book``, the
 #: mean LTV of the accounts alive at month 0 (a fixed cohort, unaffected by how many accounts
-#: arrive later and how little horizon is left to them).
-METRICS = (
-    "ltv_mean",
-    "ltv_opening_book",
-    "arpa_end",
-    "logo_churn_monthly",
-    "revenue_churn_monthly",
-    "nrr_12m",
-    "grr_12m",
-    "revenue",
-    "net_value",
-    "cs_cost",
-    "offer_cost",
-    "mean_satisfaction",
-)
+#: arrive later and how little horizon is left to them). A metric registered with
+#: ``views=("compare",)`` joins it (:func:`default_metrics` reads the registry at call time).
+METRICS = metric_view("compare")
+
+
+def default_metrics() -> tuple[str, ...]:
+    """The figures compared when none are named: the registry's ``compare`` view."""
+    return metric_view("compare")
 
 
 def welch_interval(a: ArrayLike, b: ArrayLike, level: float = 0.95) -> Interval:
@@ -123,16 +119,15 @@ def paired_interval(a: ArrayLike, b: ArrayLike, level: float = 0.95) -> Interval
     return mean_ci(y - x, level)
 
 
-def replication_metrics(result: SimulationResult) -> pd.DataFrame:
-    """The summary table plus ``ltv_opening_book`` (mean LTV of the accounts of month 0)."""
+def replication_metrics(
+    result: SimulationResult, metrics: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The summary table plus the derived figures of the compare view and of ``metrics``,
+    such as ``ltv_opening_book`` (mean LTV of the accounts of month 0)."""
     summary = result.summary.copy()
-    accounts = result.accounts
-    if len(accounts):
-        opening = accounts[accounts["start_month"] == 0]
-        by_rep = opening.groupby("replication", sort=True)["ltv"].mean()
-        summary["ltv_opening_book"] = summary["replication"].map(by_rep).astype(np.float64)
-    else:
-        summary["ltv_opening_book"] = np.nan
+    wanted = dict.fromkeys([*default_metrics(), *(metrics or ())])
+    for name, series in derived_figures(result, wanted).items():
+        summary[name] = summary["replication"].map(series).astype(np.float64)
     return summary
 
 
@@ -282,8 +277,9 @@ def comparison_table(
     items = dict(results) if isinstance(results, Mapping) else {r.scenario.name: r for r in results}
     if len(items) < 2:
         return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
-    frames = {name: replication_metrics(r) for name, r in items.items()}
-    return _table(frames, next(iter(items)), list(metrics or METRICS), level)
+    chosen = list(metrics or default_metrics())
+    frames = {name: replication_metrics(r, chosen) for name, r in items.items()}
+    return _table(frames, next(iter(items)), chosen, level)
 
 
 def compare(
@@ -308,7 +304,8 @@ def compare(
     ``overrides`` (``"key=value"``) apply to every one. All run replications ``0 .. n-1`` with
     ``seed``. ``executor``/``workers``/``scheduler``: see :func:`simlib.executors.get_executor`.
     ``cache``: a folder (True: ``.cache/simlib``) where replications are stored once and reused.
-    ``metrics``: default :data:`METRICS`. ``target_ci={"ltv_mean": 20.0}``: add replications in
+    ``metrics``: default :func:`default_metrics` (any registered metric may be named).
+    ``target_ci={"ltv_mean": 20.0}``: add replications in
     batches until the paired half-width of each named metric, for every scenario against the
     baseline, is at most its target, or ``max_replications`` is reached (the outcome is in
     ``extra["target_ci"]``).
@@ -319,11 +316,12 @@ def compare(
         )
     if replications < 1:
         raise UserInputError(f"replications must be >= 1, got {replications}")
-    chosen = list(metrics or METRICS)
-    unknown = [m for m in chosen if m not in METRICS]
+    chosen = list(metrics or default_metrics())
+    allowed = [m for m in REGISTERED_METRICS if m not in ID_COLUMNS]
+    unknown = [m for m in chosen if m not in REGISTERED_METRICS]
     if unknown:
-        raise UserInputError(f"unknown metric(s) {unknown}; allowed: {', '.join(METRICS)}")
-    targets = check_targets(target_ci, METRICS) if target_ci else {}
+        raise UserInputError(f"unknown metric(s) {unknown}; allowed: {', '.join(allowed)}")
+    targets = check_targets(target_ci, allowed) if target_ci else {}
     loaded = load_scenarios(scenarios, overrides)
     names = [s.name for s in loaded]
     start = time.perf_counter()
@@ -350,7 +348,7 @@ def compare(
                 )
 
         def frames() -> dict[str, pd.DataFrame]:
-            return {n: replication_metrics(run.result(i)) for i, n in enumerate(names)}
+            return {n: replication_metrics(run.result(i), chosen) for i, n in enumerate(names)}
 
         if targets:
 
@@ -371,7 +369,7 @@ def compare(
         results = {n: run.result(i) for i, n in enumerate(names)}
         n_done = run.replications
         extra["reused_replications"] = run.reused
-    per_rep = {n: replication_metrics(r) for n, r in results.items()}
+    per_rep = {n: replication_metrics(r, chosen) for n, r in results.items()}
     table = _table(per_rep, names[0], chosen, level)
     return ComparisonResult(
         table=table,

@@ -32,7 +32,7 @@ from .cache import CacheEntry, ResultCache, write_entry
 from .engine import ACTORS, Simulation
 from .errors import SimlibError, UserInputError
 from .executors import EXECUTORS, Executor, available_cpus, get_executor
-from .metrics import account_table, monthly_table, summary_row
+from .metrics import ID_COLUMNS, account_table, monthly_table, summary_columns, summary_row
 from .results import SimulationResult
 from .scenario import Scenario, load_scenario
 from .stats import Interval, mean_ci
@@ -57,8 +57,6 @@ DEFAULT_MAX_REPLICATIONS = 200
 #: Columns of the intervals table.
 INTERVAL_COLUMNS = ("scenario", "metric", "mean", "ci_low", "ci_high", "half_width", "n")
 
-#: Summary columns that identify a replication rather than measure it.
-ID_COLUMNS = ("scenario", "replication", "seed")
 
 CacheArg = ResultCache | str | Path | bool | None
 ExecutorArg = str | Executor
@@ -583,9 +581,7 @@ def simulate(
                 )
 
         if target_ci:
-            from .metrics import SUMMARY_COLUMNS
-
-            allowed = [c for c in SUMMARY_COLUMNS if c not in ID_COLUMNS]
+            allowed = [c for c in summary_columns() if c not in ID_COLUMNS]
             targets = check_targets(target_ci, allowed)
 
             def widths(n: int) -> dict[str, float]:

@@ -61,6 +61,7 @@ from .compare import ComparisonResult, compare, paired_interval, replication_met
 from .engine import Actor, register_actor
 from .errors import UserInputError
 from .experiment import CacheArg, ExecutorArg
+from .metrics import Metric, define_view, metric_view, register_metric
 from .results import SimulationResult
 from .scenario import Scenario, load_scenario
 from .stats import mean_ci
@@ -95,8 +96,9 @@ __all__ = [
 #: Ways of raising satisfaction (see the module docstring).
 INTERVENTIONS = ("uplift", "fit")
 
-#: Figures compared by the lab: the comparison metrics plus revenue per opening account
-#: (``revenue_per_opening_account``, currency over the horizon, the ``R`` of the decomposition).
+#: Figures compared by the lab: the registry's ``lab`` view, the comparison metrics plus revenue
+#: per opening account (``revenue_per_opening_account``, currency over the horizon, the ``R`` of
+#: the decomposition, registered below as a derived figure).
 LAB_METRICS = (
     "arpa_end",
     "ltv_mean",
@@ -216,22 +218,34 @@ def _cube(result: SimulationResult) -> tuple[list[int], list[str], np.ndarray, n
     return reps, segs, n, rev
 
 
-def lab_metrics(result: SimulationResult) -> pd.DataFrame:
-    """Per-replication figures of a lab run: the comparison metrics (summary plus
-    ``ltv_opening_book``) and, when recorded, ``revenue_per_opening_account`` (currency per
-    opening account over the horizon: ``R = sum_t S_t A_t``)."""
-    frame = replication_metrics(result)
+def _revenue_per_opening_account(result: SimulationResult) -> pd.Series:
+    """Revenue per opening account over the horizon, per replication: ``R = sum_t S_t A_t``
+    (currency; NaN when the run kept no segment paths)."""
     try:
         reps, _, n, rev = _cube(result)
     except UserInputError:
-        frame["revenue_per_opening_account"] = np.nan
-        return frame
+        return pd.Series(dtype=np.float64)
     n0 = n[:, 0, :].sum(axis=1)
     per = np.where(n0 > 0, rev.sum(axis=(1, 2)) / np.where(n0 > 0, n0, 1), np.nan)
-    frame["revenue_per_opening_account"] = frame["replication"].map(
-        dict(zip(reps, per, strict=True))
+    return pd.Series(per, index=reps)
+
+
+register_metric(
+    Metric(
+        "revenue_per_opening_account",
+        "revenue per opening account",
+        "money",
+        "higher",
+        derive=_revenue_per_opening_account,
     )
-    return frame
+)
+define_view("lab", LAB_METRICS)
+
+
+def lab_metrics(result: SimulationResult) -> pd.DataFrame:
+    """Per-replication figures of a lab run: the comparison metrics (summary plus
+    ``ltv_opening_book``) and the rest of the lab view (``revenue_per_opening_account``)."""
+    return replication_metrics(result, metric_view("lab"))
 
 
 # ------------------------------------------------------------------------------------------
@@ -395,7 +409,7 @@ def run_intervention(
     res = _run([base, treated], replications, seed, executor, workers, cache)
     b, t = res.results[base.name], res.results[treated.name]
     mb, mt = lab_metrics(b), lab_metrics(t)
-    table = pd.DataFrame(_paired_rows(mb, mt, treated.name, dose, LAB_METRICS, level))
+    table = pd.DataFrame(_paired_rows(mb, mt, treated.name, dose, metric_view("lab"), level))
     return LabExperiment(
         baseline=b,
         treated=t,
@@ -463,7 +477,7 @@ def dose_response(
     for dose, sc in zip(chosen, treated, strict=True):
         t = res.results[sc.name]
         mt = lab_metrics(t)
-        part = _paired_rows(mb, mt, sc.name, dose, LAB_METRICS, level)
+        part = _paired_rows(mb, mt, sc.name, dose, metric_view("lab"), level)
         rows.extend(part)
         experiments[dose] = LabExperiment(
             b, t, dose, kind, pd.DataFrame(part), pd.concat([mb, mt], ignore_index=True), level

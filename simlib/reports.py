@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from .compare import COMPARISON_COLUMNS
+from .metrics import METRICS as REGISTERED_METRICS
+from .metrics import metric_label, metric_unit, metric_view
 from .paths import write_text_atomic
 from .stats import mean_ci
 
@@ -38,53 +40,33 @@ __all__ = [
     "figure_data_uri",
     "format_interval",
     "format_value",
+    "headline_metrics",
     "headline_table",
     "metric_label",
     "notebook_to_html",
     "render_index",
 ]
 
-#: Summary metrics: label and unit kind (money = currency over the horizon or per account,
-#: money_month = currency per month, share = a 0-1 ratio shown in %, score = 0-1 health score).
+#: Label and unit of every registered figure, by name (a read-only view of
+#: :data:`simlib.metrics.METRICS`, kept for scripts that look units up here).
 METRICS: dict[str, dict[str, str]] = {
-    "ltv_mean": {"label": "LTV per account", "unit": "money"},
-    "ltv_opening_book": {"label": "LTV per opening-book account", "unit": "money"},
-    "logo_churn_monthly": {"label": "logo churn per month", "unit": "share"},
-    "revenue_churn_monthly": {"label": "revenue churn per month", "unit": "share"},
-    "arpa_start": {"label": "ARPA at month 0", "unit": "money_month"},
-    "arpa_end": {"label": "ARPA at the last month", "unit": "money_month"},
-    "nrr_12m": {"label": "NRR (12 months)", "unit": "share"},
-    "grr_12m": {"label": "GRR (12 months)", "unit": "share"},
-    "net_value": {"label": "net value (margin − CS − offers)", "unit": "money"},
-    "revenue": {"label": "revenue over the horizon", "unit": "money"},
-    "cs_cost": {"label": "CS cost over the horizon", "unit": "money"},
-    "offer_cost": {"label": "offer cost over the horizon", "unit": "money"},
-    "accounts": {"label": "accounts over the horizon", "unit": "count"},
-    "mean_satisfaction": {"label": "mean satisfaction at the horizon", "unit": "score"},
+    m.name: {"label": m.label, "unit": m.unit} for m in REGISTERED_METRICS.values()
 }
 
-#: The figures of a scenario's headline table, in order.
-HEADLINE_METRICS = (
-    "ltv_mean",
-    "logo_churn_monthly",
-    "revenue_churn_monthly",
-    "arpa_end",
-    "nrr_12m",
-    "grr_12m",
-    "net_value",
-)
+#: The figures of a scenario's headline table, in order: the registry's ``headline`` view.
+HEADLINE_METRICS = metric_view("headline")
 
 
-def metric_label(metric: str) -> str:
-    """Readable name of a summary metric (the metric itself when unknown)."""
-    return METRICS.get(metric, {}).get("label", metric.replace("_", " "))
+def headline_metrics() -> tuple[str, ...]:
+    """The headline figures, read from the registry at call time."""
+    return metric_view("headline")
 
 
 def format_value(value: float, metric: str, currency: str = "USD") -> str:
     """A figure as text with its unit: ``12,345 USD``, ``2.15 %``, ``0.57``."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
-    unit = METRICS.get(metric, {}).get("unit", "")
+    unit = metric_unit(metric)
     if unit == "share":
         return f"{100 * value:,.2f} %"
     if unit == "money":
@@ -103,7 +85,7 @@ def format_interval(
     text = format_value(mean, metric, currency)
     if low is None or high is None or np.isnan(low) or np.isnan(high):
         return text
-    unit = METRICS.get(metric, {}).get("unit", "")
+    unit = metric_unit(metric)
     if unit == "share":
         return f"{text} [{100 * low:,.2f}, {100 * high:,.2f}]"
     if unit in ("money", "money_month", "count"):
@@ -117,7 +99,7 @@ def _summary_of(source: SimulationResult | pd.DataFrame) -> pd.DataFrame:
 
 def headline_table(
     source: SimulationResult | pd.DataFrame,
-    metrics: Sequence[str] = HEADLINE_METRICS,
+    metrics: Sequence[str] | None = None,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Mean and Student-t interval across replications of each headline metric, per scenario.
@@ -126,9 +108,10 @@ def headline_table(
     ``scenario, metric, label, mean, ci_low, ci_high, half_width, n``.
     """
     summary = _summary_of(source)
+    chosen = list(metrics or headline_metrics())
     rows = []
     for name, part in summary.groupby("scenario", sort=False, observed=True):
-        for metric in metrics:
+        for metric in chosen:
             if metric not in part.columns:
                 continue
             ci = mean_ci(part[metric].to_numpy(dtype=np.float64), level)

@@ -31,23 +31,30 @@ import pandas as pd
 from .compare import paired_interval
 from .errors import UserInputError
 from .experiment import CacheArg, ExecutorArg
-from .metrics import SUMMARY_COLUMNS
+from .metrics import ID_COLUMNS, summary_columns
 from .scenario import Scenario, load_scenario
 from .stats import mean_ci
 from .sweep import integer_keys, run_points
 
 __all__ = ["GlobalSensitivity", "TornadoResult", "global_sensitivity", "tornado"]
 
-OUTCOMES = tuple(c for c in SUMMARY_COLUMNS if c not in ("scenario", "replication", "seed"))
+#: The outcomes of the built-in summary figures; :func:`outcomes` reads the metric registry.
+OUTCOMES = tuple(c for c in summary_columns() if c not in ID_COLUMNS)
+
+
+def outcomes() -> tuple[str, ...]:
+    """Every summary figure an analysis may take as its outcome (the metric registry)."""
+    return tuple(c for c in summary_columns() if c not in ID_COLUMNS)
 
 
 def _check_outcome(outcome: str) -> None:
-    if outcome not in OUTCOMES:
+    allowed = outcomes()
+    if outcome not in allowed:
         import difflib
 
-        close = difflib.get_close_matches(outcome, OUTCOMES, n=1)
+        close = difflib.get_close_matches(outcome, allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UserInputError(f"unknown outcome {outcome!r}{hint}; allowed: {', '.join(OUTCOMES)}")
+        raise UserInputError(f"unknown outcome {outcome!r}{hint}; allowed: {', '.join(allowed)}")
 
 
 @dataclass

@@ -38,7 +38,7 @@ from .experiment import (
     adaptive_replications,
     check_targets,
 )
-from .metrics import SUMMARY_COLUMNS
+from .metrics import ID_COLUMNS, summary_columns
 from .results import atomic_folder, package_versions
 from .scenario import Scenario, load_scenario, parse_yaml, scenario_hash, to_yaml
 from .stats import mean_ci
@@ -343,7 +343,7 @@ def run_points(
         raise UserInputError(f"replications must be >= 1, got {replications}")
     if not points:
         raise CommandError("a sweep needs at least one point")
-    allowed = [c for c in SUMMARY_COLUMNS if c not in ("scenario", "replication", "seed")]
+    allowed = [c for c in summary_columns() if c not in ID_COLUMNS]
     targets = check_targets(target_ci, allowed) if target_ci else {}
     keys: list[str] = []
     for point in points:
@@ -392,7 +392,7 @@ def run_points(
         n_done = run.replications
         extra["reused_replications"] = run.reused
     rows = []
-    summary_cols = list(SUMMARY_COLUMNS)
+    summary_cols = list(summary_columns())
     for i, (point, outs) in enumerate(zip(points, outcomes, strict=True)):
         for out in outs:
             row: dict[str, Any] = {"point": i}

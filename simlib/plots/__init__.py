@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, PercentFormatter
 from scipy.special import stdtrit
 
-from ..reports import METRICS, metric_label
+from ..metrics import metric_label, metric_unit
 from ..survival import account_survival
 
 __all__ = [
@@ -451,7 +451,7 @@ def forest_plot(table: pd.DataFrame, metrics: Sequence[str] | None = None) -> Fi
         ax.set_ylim(-0.6, len(names) - 0.4)
         ax.invert_yaxis()
         ax.set_title(f"Δ {metric_label(metric)}", fontsize=11, loc="left")
-        unit = METRICS.get(metric, {}).get("unit", "")
+        unit = metric_unit(metric)
         if unit == "share":
             ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=2))
         elif unit.startswith("money"):
@@ -545,7 +545,7 @@ def metric_bars(
         ax.set_yticks(range(len(names)), names if ax is axes[0, 0] else [""] * len(names))
         ax.invert_yaxis()
         ax.set_title(metric_label(metric), fontsize=11)
-        if METRICS.get(metric, {}).get("unit") == "share":
+        if metric_unit(metric) == "share":
             ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
         else:
             ax.xaxis.set_major_formatter(_money("USD"))
@@ -597,7 +597,7 @@ def tornado(result: Any, outcome: str | None = None, currency: str = "USD") -> F
             )
     ax.axvline(base, color="black", lw=1)
     ax.set_yticks(y, data["parameter"])
-    unit = METRICS.get(outcome, {}).get("unit", "")
+    unit = metric_unit(outcome)
     if unit == "share":
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=2))
         suffix = ""
@@ -641,7 +641,7 @@ def sensitivity_indices(result: Any, currency: str = "USD") -> Figure:
             capsize=3,
             lw=1,
         )
-        unit = METRICS.get(outcome, {}).get("unit", "")
+        unit = metric_unit(outcome)
         if unit == "share":
             ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=2))
             what = "percentage points"

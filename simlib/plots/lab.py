@@ -24,7 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from ..reports import METRICS, metric_label
+from ..metrics import metric_label, metric_unit
 
 __all__ = ["churn_floor", "decomposition_bars", "dose_response", "naive_vs_causal"]
 
@@ -69,7 +69,7 @@ def dose_response(
         ax.axhline(0, color="black", lw=1)
         label = _LABELS.get(metric, metric_label(metric))
         ax.set_title(f"Δ {label}", fontsize=11, loc="left")
-        unit = METRICS.get(metric, {}).get("unit", "money" if "revenue" in metric else "")
+        unit = metric_unit(metric) or ("money" if "revenue" in metric else "")
         if unit == "share":
             ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=2))
         elif unit.startswith("money"):

@@ -22,16 +22,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .account import CONTRACT_NAMES
-from .engine import register_snapshot
-from .ledger import MONTHLY_COLUMNS
+from ..account import CONTRACT_NAMES
+from ..engine import register_snapshot
+from ..ledger import MONTHLY_COLUMNS
+from .registry import METRICS
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from .engine import Simulation
+    from ..engine import Simulation
 
-__all__ = ["ACCOUNT_COLUMNS", "SUMMARY_COLUMNS", "account_table", "monthly_table", "summary_row"]
+__all__ = ["ACCOUNT_COLUMNS", "account_table", "monthly_table", "nrr_cohort", "summary_row"]
 
 ACCOUNT_COLUMNS = (
     "scenario",
@@ -49,25 +50,6 @@ ACCOUNT_COLUMNS = (
     "revenue",
     "ltv",
     "final_satisfaction",
-)
-
-SUMMARY_COLUMNS = (
-    "scenario",
-    "replication",
-    "seed",
-    "accounts",
-    "revenue",
-    "ltv_mean",
-    "cs_cost",
-    "offer_cost",
-    "net_value",
-    "logo_churn_monthly",
-    "revenue_churn_monthly",
-    "grr_12m",
-    "nrr_12m",
-    "arpa_start",
-    "arpa_end",
-    "mean_satisfaction",
 )
 
 TIER_NAMES = ("none", "tech", "low", "high")
@@ -143,50 +125,11 @@ def account_table(sim: Simulation) -> pd.DataFrame:
     return table
 
 
-def _ratio(num: float, den: float) -> float:
-    return num / den if den > 0 else float("nan")
-
-
 def summary_row(sim: Simulation, accounts: pd.DataFrame, monthly: pd.DataFrame) -> dict:
-    """The replication's summary figures (see the module docstring for definitions)."""
-    econ = sim.scenario.economics
-    h = sim.horizon
-    revenue = float(monthly["revenue"].sum())
-    cs_cost = float(monthly["cs_cost"].sum())
-    offer_cost = float(monthly["offer_cost"].sum())
-    active = monthly["active_accounts"].to_numpy()
-    mrr = monthly["mrr"].to_numpy()
-    churned = monthly["churned_accounts"].to_numpy()
-    churned_mrr = monthly["churned_mrr"].to_numpy()
-    contraction = monthly["contraction_mrr"].to_numpy()
-    grr = nrr = float("nan")
-    if h >= 13 and "nrr_start_mrr" in sim.snapshots:
-        start_mrr = sim.snapshots["nrr_start_mrr"]
-        cohort = sim.snapshots["nrr_start_alive"]
-        end_mrr = sim.book.mrr[: start_mrr.size]
-        base = float(start_mrr[cohort].sum())
-        grr = _ratio(float(np.minimum(end_mrr, start_mrr)[cohort].sum()), base)
-        nrr = _ratio(float(end_mrr[cohort].sum()), base)
-    alive = sim.book.alive
-    return {
-        "scenario": sim.scenario.name,
-        "replication": sim.replication,
-        "seed": sim.seed,
-        "accounts": int(sim.book.n),
-        "revenue": revenue,
-        "ltv_mean": float(accounts["ltv"].mean()) if len(accounts) else float("nan"),
-        "cs_cost": cs_cost,
-        "offer_cost": offer_cost,
-        "net_value": econ.gross_margin * revenue - cs_cost - offer_cost,
-        "logo_churn_monthly": _ratio(float(churned[1:].sum()), float(active[:-1].sum())),
-        "revenue_churn_monthly": _ratio(
-            float(churned_mrr[1:].sum() + contraction[1:].sum()), float(mrr[:-1].sum())
-        ),
-        "grr_12m": grr,
-        "nrr_12m": nrr,
-        "arpa_start": _ratio(float(mrr[0]), float(active[0])),
-        "arpa_end": _ratio(float(mrr[-1]), float(active[-1])),
-        "mean_satisfaction": float(sim.book.satisfaction[alive].mean())
-        if alive.any()
-        else float("nan"),
-    }
+    """The replication's summary figures: its identifiers, then every registered summary
+    figure (:mod:`simlib.metrics.registry`; definitions in the module docstring)."""
+    row: dict = {"scenario": sim.scenario.name, "replication": sim.replication, "seed": sim.seed}
+    for metric in METRICS.values():
+        if metric.compute is not None:
+            row[metric.name] = metric.compute(sim, accounts, monthly)
+    return row
