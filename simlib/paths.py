@@ -5,18 +5,20 @@ turns everything else (path separators, control characters, spaces, markup) into
 returns ``.``/``..``, an empty string, a leading dot or a name longer than 100 characters; and
 appends a short hash of the original when it had to change it, so two different names never
 collide; keeps a name under 255 bytes (the usual file-system limit) in any script.
+
+:func:`write_text_atomic` lives in :mod:`simlib.io.atomic`; it is imported here too, where callers
+have always found it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 import unicodedata
 from pathlib import Path
 
 from .errors import UserInputError
+from .io.atomic import write_text_atomic
 
 __all__ = ["safe_name", "within", "write_text_atomic"]
 
@@ -65,28 +67,3 @@ def within(base: str | Path, *parts: str) -> Path:
     if root != path and root not in path.parents:
         raise UserInputError(f"{path}: refusing to write outside {root}")
     return path
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder + rename.
-
-    A reader never sees a half-written file; on error the temporary file is removed and an
-    existing file at ``path`` is left as it was. A folder that cannot be created or written
-    raises :class:`UserInputError` naming it.
-    """
-    dest = Path(path)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", dir=dest.parent)
-    except OSError as exc:
-        raise UserInputError(f"{dest}: cannot write there ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest

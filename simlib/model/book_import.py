@@ -32,9 +32,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
-from ..calibrate import CsvTable, parse_numbers, read_csv
 from ..engine import Simulation
 from ..errors import DataError
+from ..io.csv import CsvTable, parse_numbers, read_csv
 from ..rng import keyed_uniform
 from ..scenario import Scenario
 from .population import SLOT_RISK, create_accounts

@@ -1,0 +1,70 @@
+"""Calibration: fit the churn model to a company's own data, and put the fit into a scenario.
+
+* :mod:`~simlib.calibration.sbg`: the shifted-beta-geometric (sBG) model of Fader & Hardie
+  (2007): closed forms of survival, churn and retention by renewal, DEL/DERL customer value
+  (Fader & Hardie 2010) and :class:`SBGFit`, a fitted distribution;
+* :mod:`~simlib.calibration.fitting`: maximum-likelihood fits (exact gradient and Hessian,
+  standard errors from the observed information) from counts, cohort retention tables and
+  right-censored account data, and the holdout check;
+* :mod:`~simlib.calibration.readers`: those tables validated, every bad cell named by file, CSV
+  line (and 1-based data row) and column (:mod:`simlib.io.csv`); nothing is fitted on bad data;
+* :mod:`~simlib.calibration.curves`: Kaplan–Meier curves of the data and the gap to a simulation;
+* :mod:`~simlib.calibration.simulated`: a simulation's accounts as calibration data;
+* :mod:`~simlib.calibration.fragments`: fits as a scenario fragment, ``--set`` overrides or a
+  scenario; :mod:`~simlib.calibration.report`: the JSON object ``simlib calibrate`` prints.
+
+Nothing here imports the experiment layer; :mod:`simlib.calibrate` holds the same names (and the
+demo table, which runs the simulator) for scripts, notebooks and the command line.
+"""
+
+from __future__ import annotations
+
+from .curves import kaplan_meier_accounts, kaplan_meier_retention, survival_gap
+from .fitting import fit_accounts, fit_retention, fit_sbg, holdout_table
+from .fragments import apply_fits, scenario_fragment, scenario_overrides
+from .readers import AccountData, RetentionData, read_accounts, read_retention
+from .report import calibration_json
+from .sbg import (
+    SBGFit,
+    churn_probability,
+    discounted_expected_lifetime,
+    discounted_expected_residual_lifetime,
+    period_discount_rate,
+    retention_rate,
+    survival,
+)
+from .simulated import (
+    DEMO_SEGMENTS,
+    demo_scenario,
+    retention_table_from_accounts,
+    survival_data_from_accounts,
+)
+
+__all__ = [
+    "DEMO_SEGMENTS",
+    "AccountData",
+    "RetentionData",
+    "SBGFit",
+    "apply_fits",
+    "calibration_json",
+    "churn_probability",
+    "demo_scenario",
+    "discounted_expected_lifetime",
+    "discounted_expected_residual_lifetime",
+    "fit_accounts",
+    "fit_retention",
+    "fit_sbg",
+    "holdout_table",
+    "kaplan_meier_accounts",
+    "kaplan_meier_retention",
+    "period_discount_rate",
+    "read_accounts",
+    "read_retention",
+    "retention_rate",
+    "retention_table_from_accounts",
+    "scenario_fragment",
+    "scenario_overrides",
+    "survival",
+    "survival_data_from_accounts",
+    "survival_gap",
+]

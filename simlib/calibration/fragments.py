@@ -1,0 +1,141 @@
+"""Fits into scenarios: a YAML fragment, ``--set`` overrides, or a scenario with the fitted churn.
+
+A fit of monthly renewal periods sets ``churn.monthly``, one of 12-month periods
+``churn.annual``; fits by group set ``population.segments.<group>.churn.<kind>`` with each
+group's share of the accounts in the data (the shares add up to 1). Values are rounded to six
+significant digits in fragments and overrides.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from ..errors import DataError
+from .sbg import SBGFit
+
+__all__ = ["KINDS", "apply_fits", "scenario_fragment", "scenario_overrides"]
+
+#: Renewal periods (months) that scenarios know, by the contract kind they set.
+KINDS = {1: "monthly", 12: "annual"}
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.6g}")
+
+
+def _shares(fits: Sequence[SBGFit]) -> list[float]:
+    total = sum(f.n for f in fits)
+    shares = [round(f.n / total, 6) for f in fits]
+    shares[-1] = round(1.0 - sum(shares[:-1]), 9)
+    return shares
+
+
+def _kind(fits: Sequence[SBGFit]) -> str:
+    months = {f.period_months for f in fits}
+    if len(months) != 1 or next(iter(months)) not in KINDS:
+        raise ValueError(
+            "scenario fragments exist for monthly (period_months 1) and annual (12) renewal "
+            f"periods only, got {sorted(months)}"
+        )
+    return KINDS[next(iter(months))]
+
+
+def _fragment_dict(fits: Sequence[SBGFit]) -> dict[str, Any]:
+    kind = _kind(fits)
+    if len(fits) == 1 and fits[0].group is None:
+        f = fits[0]
+        return {"churn": {kind: {"alpha": _round(f.alpha), "beta": _round(f.beta)}}}
+    segments = {}
+    for f, share in zip(fits, _shares(fits), strict=True):
+        segments[str(f.group)] = {
+            "share": share,
+            "churn": {kind: {"alpha": _round(f.alpha), "beta": _round(f.beta)}},
+        }
+    return {"population": {"segments": segments}}
+
+
+def scenario_fragment(fits: Sequence[SBGFit], source: str = "") -> str:
+    """YAML text to put in a scenario file (beside ``extends:``) to use the fitted churn.
+
+    One fit without a group: ``churn.monthly`` (or ``churn.annual`` for 12-month periods).
+    Several groups: ``population.segments.<group>.churn.monthly`` with each group's ``share`` of
+    the accounts in the data (so the segment shares add up to 1).
+    """
+    lines = [
+        "# Churn per renewal ~ Beta(alpha, beta), fitted by simlib calibrate (shifted-beta-",
+        "# geometric model, Fader & Hardie 2007)" + (f" from {source}" if source else "") + ".",
+    ]
+    for f in fits:
+        name = "all accounts" if f.group is None else f"{f.group}"
+        lines.append(
+            f"# {name}: alpha {f.alpha:.4g} (se {f.alpha_se:.2g}), beta {f.beta:.4g} "
+            f"(se {f.beta_se:.2g}), n = {f.n}, mean churn {100 * f.mean_churn:.2f} % per period"
+        )
+    body = yaml.safe_dump(_fragment_dict(fits), sort_keys=False, allow_unicode=True, width=100)
+    return "\n".join(lines) + "\n" + body
+
+
+def scenario_overrides(fits: Sequence[SBGFit]) -> list[str]:
+    """The same as ``--set KEY=VALUE`` strings (dotted keys, YAML values)."""
+    kind = _kind(fits)
+    if len(fits) == 1 and fits[0].group is None:
+        f = fits[0]
+        return [f"churn.{kind}.alpha={_round(f.alpha)!r}", f"churn.{kind}.beta={_round(f.beta)!r}"]
+    out = []
+    for f, share in zip(fits, _shares(fits), strict=True):
+        prefix = f"population.segments.{f.group}"
+        out.append(f"{prefix}.share={share!r}")
+        out.append(f"{prefix}.churn.{kind}.alpha={_round(f.alpha)!r}")
+        out.append(f"{prefix}.churn.{kind}.beta={_round(f.beta)!r}")
+    return out
+
+
+def apply_fits(base: Any, fits: Sequence[SBGFit], all_on_contract: bool = False) -> Any:
+    """A scenario: ``base`` (preset name, path, mapping or Scenario) with the fitted churn.
+
+    One fit without a group sets the churn of every segment. Fits by group set the churn of the
+    segments of those names; when ``base`` has a single segment and the groups are not among
+    its segments, that segment is cloned once per group with the group's share of the data.
+    ``all_on_contract`` also puts every account on the fitted contract type (monthly for
+    1-month periods, annual for 12), to compare a simulation with the data.
+    """
+    from ..scenario import load_scenario
+
+    scenario = load_scenario(base)
+    kind = _kind(fits)
+    doc = scenario.model_dump(mode="python")
+    segments = doc["population"]["segments"]
+    doc["name"] = f"{scenario.name} (calibrated)"
+    if all_on_contract:
+        share = 1.0 if kind == "annual" else 0.0
+        doc["contracts"]["annual_share"] = share
+        for seg in segments.values():
+            seg["annual_share"] = share
+    if len(fits) == 1 and fits[0].group is None:
+        values = {"alpha": fits[0].alpha, "beta": fits[0].beta}
+        doc["churn"][kind] = dict(values)
+        for seg in segments.values():
+            seg["churn"][kind] = dict(values)
+        return load_scenario(doc)
+    groups = [str(f.group) for f in fits]
+    if all(g in segments for g in groups):
+        for f in fits:
+            segments[str(f.group)]["churn"][kind] = {"alpha": f.alpha, "beta": f.beta}
+        return load_scenario(doc)
+    if len(segments) != 1:
+        raise DataError(
+            f"the groups {groups} are not segments of {scenario.name!r} ({list(segments)})"
+        )
+    template = next(iter(segments.values()))
+    new = {}
+    for f, share in zip(fits, _shares(fits), strict=True):
+        seg = copy.deepcopy(template)
+        seg["share"] = share
+        seg["churn"][kind] = {"alpha": f.alpha, "beta": f.beta}
+        new[str(f.group)] = seg
+    doc["population"]["segments"] = new
+    return load_scenario(doc)
