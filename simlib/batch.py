@@ -87,8 +87,10 @@ class BatchError(UserInputError):
 
 
 def notebooks_dir() -> Path:
-    """The kit's notebook folder (``notebooks/`` beside the package)."""
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    """The kit's notebook folder (package data, see :mod:`simlib.io.resources`)."""
+    from .io import resources
+
+    return resources.notebooks_dir()
 
 
 # ------------------------------------------------------------------------------------------
