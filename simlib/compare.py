@@ -32,7 +32,6 @@ from scipy.special import stdtrit
 
 from .errors import SimlibError, UserInputError
 from .experiment import (
-    DEFAULT_MAX_REPLICATIONS,
     CacheArg,
     ExecutorArg,
     MultiRun,
@@ -43,6 +42,7 @@ from .experiment import (
 from .metrics import ID_COLUMNS, derived_figures, metric_view
 from .metrics import METRICS as REGISTERED_METRICS
 from .results import SimulationResult, atomic_folder, package_versions
+from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options, as_overrides
 from .scenario import Scenario, load_scenario, scenario_hash
 from .stats import Interval, mean_ci
 
@@ -282,6 +282,7 @@ def comparison_table(
     return _table(frames, next(iter(items)), chosen, level)
 
 
+@accepts_run_options
 def compare(
     scenarios: Sequence[str | Path | dict | Scenario],
     replications: int = 10,
@@ -297,6 +298,7 @@ def compare(
     target_ci: dict[str, float] | None = None,
     max_replications: int = DEFAULT_MAX_REPLICATIONS,
     progress: bool = False,
+    options: RunOptions | None = None,
 ) -> ComparisonResult:
     """Compare scenarios against the first with common random numbers (paired intervals).
 
@@ -308,34 +310,38 @@ def compare(
     ``target_ci={"ltv_mean": 20.0}``: add replications in
     batches until the paired half-width of each named metric, for every scenario against the
     baseline, is at most its target, or ``max_replications`` is reached (the outcome is in
-    ``extra["target_ci"]``).
+    ``extra["target_ci"]``). ``options``: the run options at once, as a
+    :class:`~simlib.run_options.RunOptions` (instead of the keywords).
     """
     if len(scenarios) < 2:
         raise UserInputError(
             "compare needs at least two scenarios: the baseline first, then the alternatives"
         )
-    if replications < 1:
-        raise UserInputError(f"replications must be >= 1, got {replications}")
+    opts = options or RunOptions(
+        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
+        target_ci or (), max_replications, progress,
+    )  # fmt: skip
     chosen = list(metrics or default_metrics())
     allowed = [m for m in REGISTERED_METRICS if m not in ID_COLUMNS]
     unknown = [m for m in chosen if m not in REGISTERED_METRICS]
     if unknown:
         raise UserInputError(f"unknown metric(s) {unknown}; allowed: {', '.join(allowed)}")
-    targets = check_targets(target_ci, allowed) if target_ci else {}
-    loaded = load_scenarios(scenarios, overrides)
+    targets = check_targets(opts.targets, allowed) if opts.targets else {}
+    loaded = load_scenarios(scenarios, opts.override_list)
+    return _compare(loaded, opts, chosen, targets, level)
+
+
+def _compare(
+    loaded: list[Scenario],
+    opts: RunOptions,
+    chosen: list[str],
+    targets: dict[str, float],
+    level: float,
+) -> ComparisonResult:
     names = [s.name for s in loaded]
     start = time.perf_counter()
     extra: dict[str, Any] = {}
-    with MultiRun(
-        loaded,
-        seed,
-        executor=executor,
-        workers=workers,
-        scheduler=scheduler,
-        cache=cache,
-        progress=progress,
-        desc="compare",
-    ) as run:
+    with MultiRun(loaded, opts, desc="compare") as run:
 
         def run_more(a: int, b: int) -> None:
             run.extend(a, b)
@@ -360,12 +366,12 @@ def compare(
                 }
 
             report = adaptive_replications(
-                replications, targets, max_replications, run_more, widths
+                opts.replications, targets, opts.max_replications, run_more, widths
             )
             extra["target_ci"] = report.as_dict()
             extra["target_ci"]["applies_to"] = "paired half-width against the baseline"
         else:
-            run_more(0, replications)
+            run_more(0, opts.replications)
         results = {n: run.result(i) for i, n in enumerate(names)}
         n_done = run.replications
         extra["reused_replications"] = run.reused
@@ -376,7 +382,7 @@ def compare(
         results=results,
         metrics=pd.concat(per_rep.values(), ignore_index=True),
         baseline=names[0],
-        seed=seed,
+        seed=opts.seed,
         replications=n_done,
         level=level,
         wall_seconds=time.perf_counter() - start,

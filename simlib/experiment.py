@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from .errors import SimlibError, UserInputError
 from .executors import EXECUTORS, Executor, available_cpus, get_executor
 from .metrics import ID_COLUMNS, account_table, monthly_table, summary_columns, summary_row
 from .results import SimulationResult
+from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options, as_overrides
 from .scenario import Scenario, load_scenario
 from .stats import Interval, mean_ci
 
@@ -50,9 +51,6 @@ __all__ = [
     "run_task",
     "simulate",
 ]
-
-#: Cap of replications when ``target_ci`` adds them automatically.
-DEFAULT_MAX_REPLICATIONS = 200
 
 #: Columns of the intervals table.
 INTERVAL_COLUMNS = ("scenario", "metric", "mean", "ci_low", "ci_high", "half_width", "n")
@@ -321,7 +319,8 @@ def run_replications(
 
 
 class MultiRun:
-    """Replications of several scenarios under one seed (common random numbers), run together.
+    """Replications of several scenarios under one seed (common random numbers), run together,
+    as ``options`` say (:class:`~simlib.run_options.RunOptions`: seed, executor, cache, progress).
 
     ``extend(a, b)`` runs replications ``a .. b-1`` of every scenario (interleaved, so that an
     interrupted run has progressed evenly); one executor serves every batch. ``outcomes[i]``
@@ -331,28 +330,24 @@ class MultiRun:
     def __init__(
         self,
         scenarios: Sequence[Scenario],
-        seed: int,
+        options: RunOptions,
         *,
-        executor: ExecutorArg = "local",
-        workers: int | None = None,
-        scheduler: str | None = None,
-        cache: CacheArg = None,
         accounts: bool = True,
         tables: bool = True,
-        progress: bool = False,
         desc: str = "",
     ) -> None:
         self.scenarios = list(scenarios)
-        self.seed = seed
-        self.cache = resolve_cache(cache)
+        self.options = options
+        self.seed = options.seed
+        self.cache = resolve_cache(options.cache)
         self.accounts = accounts
         self.tables = tables
         self.outcomes: list[list[ReplicationOutcome]] = [[] for _ in self.scenarios]
         #: replications read back from the cache rather than simulated
         self.reused = 0
-        self._scope = executor_scope(executor, workers, scheduler)
+        self._scope = executor_scope(options.executor, options.workers, options.scheduler)
         self._executor = self._scope.__enter__()
-        self.bar = progress_bar(0, progress, desc)
+        self.bar = progress_bar(0, options.progress, desc)
         self.started = time.perf_counter()
 
     @property
@@ -528,11 +523,12 @@ def adaptive_replications(
 # simulate
 
 
+@accepts_run_options
 def simulate(
     scenario: Scenario | str | Path | dict,
     replications: int = 1,
     seed: int = 0,
-    overrides: list[str] | None = None,
+    overrides: list[str] | Mapping[str, Any] | None = None,
     progress: bool = False,
     *,
     executor: ExecutorArg = "local",
@@ -541,6 +537,7 @@ def simulate(
     cache: CacheArg = None,
     target_ci: dict[str, float] | None = None,
     max_replications: int = DEFAULT_MAX_REPLICATIONS,
+    options: RunOptions | None = None,
 ) -> SimulationResult:
     """Simulate ``replications`` replications of a scenario (a Scenario, path, preset or dict).
 
@@ -553,23 +550,21 @@ def simulate(
     least 2) and add replications in batches until the 95 % half-width of each named summary
     figure is at most its target, or ``max_replications`` is reached; the outcome is in
     ``result.extra["target_ci"]`` (and the manifest). ``progress`` shows a progress bar (tqdm)
-    once the run takes more than two seconds.
+    once the run takes more than two seconds. ``options``: all of these at once, as a
+    :class:`~simlib.run_options.RunOptions` (instead of the keywords).
     """
-    if not isinstance(scenario, Scenario) or overrides:
-        scenario = load_scenario(scenario, overrides)
-    if replications < 1:
-        raise ValueError("replications must be >= 1")
+    opts = options or RunOptions(
+        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
+        target_ci or (), max_replications, progress,
+    )  # fmt: skip
+    if not isinstance(scenario, Scenario) or opts.overrides:
+        scenario = load_scenario(scenario, opts.override_list)
+    return _simulate(scenario, opts)
+
+
+def _simulate(scenario: Scenario, opts: RunOptions) -> SimulationResult:
     extra: dict[str, Any] = {}
-    with MultiRun(
-        [scenario],
-        seed,
-        executor=executor,
-        workers=workers,
-        scheduler=scheduler,
-        cache=cache,
-        progress=progress,
-        desc=scenario.name,
-    ) as run:
+    with MultiRun([scenario], opts, desc=scenario.name) as run:
 
         def run_more(a: int, b: int) -> None:
             run.extend(a, b)
@@ -580,20 +575,21 @@ def simulate(
                     f"{scenario.name}: replication {out.replication} failed: {out.error}"
                 )
 
-        if target_ci:
+        targets = opts.targets
+        if targets:
             allowed = [c for c in summary_columns() if c not in ID_COLUMNS]
-            targets = check_targets(target_ci, allowed)
+            targets = check_targets(targets, allowed)
 
             def widths(n: int) -> dict[str, float]:
                 rows = run.summary(0)
                 return {m: mean_ci(rows[m].to_numpy(dtype=np.float64)).half_width for m in targets}
 
             report = adaptive_replications(
-                replications, targets, max_replications, run_more, widths
+                opts.replications, targets, opts.max_replications, run_more, widths
             )
             extra["target_ci"] = report.as_dict()
         else:
-            run_more(0, replications)
+            run_more(0, opts.replications)
         return run.result(0, extra)
 
 

@@ -63,6 +63,12 @@ from .errors import UserInputError
 from .experiment import CacheArg, ExecutorArg
 from .metrics import Metric, define_view, metric_view, register_metric
 from .results import SimulationResult
+from .run_options import (
+    RunOptions,
+    accepts_run_options,
+    accepts_run_options_except,
+    as_overrides,
+)
 from .scenario import Scenario, load_scenario
 from .stats import mean_ci
 
@@ -283,8 +289,6 @@ def intervention_overrides(scenario: Scenario, dose: float, kind: str = "uplift"
 def _lab_scenario(
     scenario: str | Scenario | dict, overrides: Mapping[str, Any] | Sequence[str] | None
 ) -> Scenario:
-    from .reports import as_overrides
-
     return load_scenario(scenario, [*as_overrides(overrides), "reporting.opening_cohort=true"])
 
 
@@ -365,24 +369,27 @@ def _paired_rows(
     return rows
 
 
-def _run(
-    scenarios: list[Scenario],
+def _options(
+    options: RunOptions | None,
     replications: int,
     seed: int,
+    overrides: Mapping[str, Any] | Sequence[str] | None,
     executor: ExecutorArg,
     workers: int | None,
     cache: CacheArg,
-) -> ComparisonResult:
-    return compare(
-        scenarios,
-        replications=replications,
-        seed=seed,
-        executor=executor,
-        workers=workers,
-        cache=cache,
-    )
+) -> RunOptions:
+    """The lab's run options: ``options`` when given, else from the keywords. The lab applies
+    the overrides to the scenarios it builds (:func:`_run` does not apply them again)."""
+    if options is not None:
+        return options
+    return RunOptions(replications, seed, as_overrides(overrides), executor, workers, cache=cache)
 
 
+def _run(scenarios: list[Scenario], opts: RunOptions) -> ComparisonResult:
+    return compare(scenarios, options=opts.replace(overrides=()))
+
+
+@accepts_run_options
 def run_intervention(
     scenario: str | Scenario | dict,
     dose: float = 0.1,
@@ -395,6 +402,7 @@ def run_intervention(
     workers: int | None = None,
     cache: CacheArg = None,
     level: float = 0.95,
+    options: RunOptions | None = None,
 ) -> LabExperiment:
     """Raise satisfaction by ``dose`` (0-1 scale, see :func:`intervention_overrides`) and
     measure the paired effect on :data:`LAB_METRICS`.
@@ -404,9 +412,10 @@ def run_intervention(
     replications ``0 .. replications-1`` of ``seed`` (common random numbers); ``executor``,
     ``workers`` and ``cache`` as in :func:`simlib.compare`.
     """
-    base = _lab_scenario(scenario, overrides)
+    opts = _options(options, replications, seed, overrides, executor, workers, cache)
+    base = _lab_scenario(scenario, opts.overrides)
     treated = _treated(base, dose, kind)
-    res = _run([base, treated], replications, seed, executor, workers, cache)
+    res = _run([base, treated], opts)
     b, t = res.results[base.name], res.results[treated.name]
     mb, mt = lab_metrics(b), lab_metrics(t)
     table = pd.DataFrame(_paired_rows(mb, mt, treated.name, dose, metric_view("lab"), level))
@@ -418,7 +427,7 @@ def run_intervention(
         table=table,
         metrics=pd.concat([mb, mt], ignore_index=True),
         level=level,
-        extra={"seed": seed, "replications": replications},
+        extra={"seed": opts.seed, "replications": opts.replications},
     )
 
 
@@ -443,6 +452,7 @@ class DoseResponse:
         return pd.concat(frames, ignore_index=True)
 
 
+@accepts_run_options
 def dose_response(
     scenario: str | Scenario | dict,
     doses: Sequence[float] = (0.05, 0.1, 0.15, 0.2),
@@ -455,6 +465,7 @@ def dose_response(
     workers: int | None = None,
     cache: CacheArg = None,
     level: float = 0.95,
+    options: RunOptions | None = None,
 ) -> DoseResponse:
     """The effect of raising satisfaction as a function of the dose, each dose paired with one
     baseline run (common random numbers).
@@ -464,12 +475,13 @@ def dose_response(
     replications ``0 .. replications-1`` of ``seed`` (common random numbers); ``executor``,
     ``workers`` and ``cache`` as in :func:`simlib.compare`.
     """
+    opts = _options(options, replications, seed, overrides, executor, workers, cache)
     chosen = sorted({float(d) for d in doses})
     if not chosen or 0.0 in chosen:
         raise UserInputError("doses must name at least one non-zero dose (0 is the baseline)")
-    base = _lab_scenario(scenario, overrides)
+    base = _lab_scenario(scenario, opts.overrides)
     treated = [_treated(base, d, kind) for d in chosen]
-    res = _run([base, *treated], replications, seed, executor, workers, cache)
+    res = _run([base, *treated], opts)
     b = res.results[base.name]
     mb = lab_metrics(b)
     rows: list[dict[str, Any]] = []
@@ -692,6 +704,7 @@ def naive_vs_causal(
 # Conditions
 
 
+@accepts_run_options_except("progress")  # progress here reports conditions, not a bar
 def run_conditions(
     dose: float = 0.1,
     replications: int = 10,
@@ -705,6 +718,7 @@ def run_conditions(
     cache: CacheArg = None,
     level: float = 0.95,
     progress: Callable[[str], None] | None = None,
+    options: RunOptions | None = None,
 ) -> pd.DataFrame:
     """The same intervention under each condition (default :data:`CONDITIONS`): where
     satisfaction turns into ARPU and where only into retention.
@@ -713,26 +727,14 @@ def run_conditions(
     :func:`decomposition_summary` rows plus ``condition`` and the ARPA-end and LTV effects as
     parts ``arpa_end`` and ``ltv_opening_book`` (paired differences), one block per condition.
     """
-    from .reports import as_overrides
-
+    opts = _options(options, replications, seed, overrides, executor, workers, cache)
     chosen = dict(conditions or CONDITIONS)
-    common = as_overrides(overrides)
     frames = []
     for label, (preset, extra) in chosen.items():
         if progress is not None:
             progress(label)
-        exp = run_intervention(
-            preset,
-            dose,
-            replications,
-            seed,
-            [*common, *as_overrides(extra)],
-            kind,
-            executor=executor,
-            workers=workers,
-            cache=cache,
-            level=level,
-        )
+        own = opts.replace(overrides=(*opts.overrides, *as_overrides(extra)))
+        exp = run_intervention(preset, dose, kind=kind, level=level, options=own)
         summ = exp.decomposition_summary()
         extra_rows = exp.table[exp.table["metric"].isin(["arpa_end", "ltv_opening_book"])]
         more = pd.DataFrame(
@@ -797,6 +799,7 @@ def churn_floor_closed_form(
     )
 
 
+@accepts_run_options
 def churn_floor_curve(
     betas: Sequence[float] = (20, 32, 49, 99, 149, 199),
     replications: int = 5,
@@ -808,6 +811,7 @@ def churn_floor_curve(
     workers: int | None = None,
     cache: CacheArg = None,
     level: float = 0.95,
+    options: RunOptions | None = None,
 ) -> pd.DataFrame:
     """The churn floor, simulated: ``scenario`` (default the ``churn_floor`` preset) at each
     churn level ``churn.monthly.beta`` (mean churn probability 1/(1 + beta) with alpha 1),
@@ -825,12 +829,11 @@ def churn_floor_curve(
     the realized churn and the book's opening ARPA, and ``retention_headroom`` (closed form: what
     cutting churn to zero could still add) beside ``push_gain``.
     """
-    from .reports import as_overrides
-
+    opts = _options(options, replications, seed, overrides, executor, workers, cache)
     levels = sorted({float(b) for b in betas})
     if len(levels) < 2:
         raise UserInputError("the churn floor needs at least two churn levels (betas)")
-    common = [*as_overrides(overrides), "reporting.opening_cohort=true"]
+    common = [*opts.overrides, "reporting.opening_cohort=true"]
     runs: list[Scenario] = []
     for beta in levels:
         for push in (False, True):
@@ -843,7 +846,7 @@ def churn_floor_curve(
                 ],
             )
             runs.append(sc.model_copy(update={"name": f"beta {beta:g}{', push' if push else ''}"}))
-    res = _run(runs, replications, seed, executor, workers, cache)
+    res = _run(runs, opts)
     per: dict[str, pd.DataFrame] = {}
     for sc in runs:
         r = res.results[sc.name]
@@ -959,6 +962,7 @@ def cs_roi(
     return pd.DataFrame(rows)
 
 
+@accepts_run_options
 def run_cs_roi(
     scenario: str | Scenario | dict = "cs_surveys_only",
     replications: int = 10,
@@ -969,15 +973,15 @@ def run_cs_roi(
     workers: int | None = None,
     cache: CacheArg = None,
     level: float = 0.95,
+    options: RunOptions | None = None,
 ) -> tuple[pd.DataFrame, ComparisonResult]:
     """A CS team's return: ``scenario`` against the same book with no coverage (policy none,
     no CSMs), on one seed. Returns (:func:`cs_roi` table, the comparison)."""
-    from .reports import as_overrides
-
-    with_cs = load_scenario(scenario, as_overrides(overrides))
+    opts = _options(options, replications, seed, overrides, executor, workers, cache)
+    with_cs = load_scenario(scenario, list(opts.overrides))
     without = load_scenario(with_cs, ["coverage.policy=none", "coverage.csm.count=0"])
     without = without.model_copy(update={"name": f"{with_cs.name}, no CS team"})
-    res = _run([without, with_cs], replications, seed, executor, workers, cache)
+    res = _run([without, with_cs], opts)
     return cs_roi(res.results[without.name], res.results[with_cs.name], level), res
 
 

@@ -24,6 +24,7 @@ from .compare import COMPARISON_COLUMNS
 from .metrics import METRICS as REGISTERED_METRICS
 from .metrics import metric_label, metric_unit, metric_view
 from .paths import write_text_atomic
+from .run_options import as_overrides
 from .stats import mean_ci
 
 if TYPE_CHECKING:
@@ -481,18 +482,6 @@ def headline_outputs(source: SimulationResult | pd.DataFrame) -> dict[str, dict[
             "n": r.n,
         }
     return out
-
-
-def as_overrides(values: Mapping[str, Any] | Sequence[str] | None) -> list[str]:
-    """Overrides for :func:`simlib.load_scenario` from a mapping (dotted key -> value) or a
-    list of ``"key=value"`` strings."""
-    import json
-
-    if not values:
-        return []
-    if isinstance(values, Mapping):
-        return [f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in values.items()]
-    return [str(v) for v in values]
 
 
 def concat_tables(results: Mapping[str, SimulationResult], table: str) -> pd.DataFrame:

@@ -32,9 +32,10 @@ from .compare import paired_interval
 from .errors import UserInputError
 from .experiment import CacheArg, ExecutorArg
 from .metrics import ID_COLUMNS, summary_columns
+from .run_options import RunOptions, accepts_run_options, as_overrides
 from .scenario import Scenario, load_scenario
 from .stats import mean_ci
-from .sweep import integer_keys, run_points
+from .sweep import integer_keys, run_point_list
 
 __all__ = ["GlobalSensitivity", "TornadoResult", "global_sensitivity", "tornado"]
 
@@ -77,6 +78,7 @@ class TornadoResult:
     runs: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
 
 
+@accepts_run_options
 def tornado(
     scenario: str | Path | dict | Scenario,
     parameters: dict[str, tuple[Any, Any]],
@@ -91,6 +93,7 @@ def tornado(
     cache: CacheArg = None,
     level: float = 0.95,
     progress: bool = False,
+    options: RunOptions | None = None,
 ) -> TornadoResult:
     """One-at-a-time sensitivity: ``parameters = {dotted key: (low, high)}`` around the base.
 
@@ -105,19 +108,11 @@ def tornado(
             raise UserInputError(f"{key}: give (low, high), got {pair!r}")
         points.append({key: pair[0]})
         points.append({key: pair[1]})
-    result = run_points(
-        scenario,
-        points,
-        replications,
-        seed,
-        overrides,
-        executor,
-        workers,
-        scheduler=scheduler,
-        cache=cache,
+    opts = options or RunOptions(
+        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
         progress=progress,
-        method="tornado",
-    )
+    )  # fmt: skip
+    result = run_point_list(scenario, points, opts, method="tornado")
     _raise_failures(result.table)
     table = result.table
 
@@ -162,7 +157,7 @@ def tornado(
         base_mean=base_ci.mean,
         noise_sd=sd,
         replications=result.replications,
-        seed=seed,
+        seed=opts.seed,
         runs=table,
     )
 
@@ -204,6 +199,7 @@ class GlobalSensitivity:
         return self.noise_se**2 / var if var > 0 else float("inf")
 
 
+@accepts_run_options
 def global_sensitivity(
     scenario: str | Path | dict | Scenario,
     ranges: dict[str, tuple[float, float]],
@@ -222,6 +218,7 @@ def global_sensitivity(
     num_levels: int = 4,
     noise_replications: int = 10,
     progress: bool = False,
+    options: RunOptions | None = None,
 ) -> GlobalSensitivity:
     """Morris or Sobol' indices (SALib) of ``outcome`` over ``ranges = {key: (lo, hi)}``.
 
@@ -231,6 +228,10 @@ def global_sensitivity(
     SALib's sample and its bootstrap confidence intervals. Keys whose scenario value is a whole
     number are rounded.
     """
+    opts = options or RunOptions(
+        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
+        progress=progress,
+    )  # fmt: skip
     _check_outcome(outcome)
     if not ranges:
         raise UserInputError("global sensitivity needs at least one range: {key: (lo, hi)}")
@@ -258,7 +259,7 @@ def global_sensitivity(
         x = sobol_sample.sample(problem, n, calc_second_order=False, seed=sample_seed)
     else:
         raise UserInputError(f"unknown method {method!r}; allowed: morris, sobol")
-    base_scenario = load_scenario(scenario, overrides)
+    base_scenario = load_scenario(scenario, opts.override_list)
     ints = set(integer_keys(base_scenario, names))
     x = np.array(x, dtype=np.float64)
     for j, key in enumerate(names):
@@ -277,41 +278,17 @@ def global_sensitivity(
             unique[key] = len(run_list)
             run_list.append(p)
         index_of.append(unique[key])
-    reps = max(replications, noise_replications)
+    reps = max(opts.replications, noise_replications)
     # the base point needs more replications than the others: run it separately
-    base_run = run_points(
-        scenario,
-        [{}],
-        reps,
-        seed,
-        overrides,
-        executor,
-        workers,
-        scheduler=scheduler,
-        cache=cache,
-        progress=progress,
-        method="base",
-    )
+    base_run = run_point_list(scenario, [{}], opts.replace(replications=reps), method="base")
     _raise_failures(base_run.table)
-    run = run_points(
-        scenario,
-        run_list[1:],
-        replications,
-        seed,
-        overrides,
-        executor,
-        workers,
-        scheduler=scheduler,
-        cache=cache,
-        progress=progress,
-        method=method,
-    )
+    run = run_point_list(scenario, run_list[1:], opts, method=method)
     _raise_failures(run.table)
     means = run.table.groupby("point")[outcome].mean()
     y = np.array([means.loc[i - 1] for i in index_of], dtype=np.float64)
     base_values = base_run.table[outcome].to_numpy(dtype=np.float64)
     noise_sd = float(np.nanstd(base_values, ddof=1))
-    noise_se = noise_sd / math.sqrt(replications)
+    noise_se = noise_sd / math.sqrt(opts.replications)
     if method == "morris":
         res = morris_analyze.analyze(
             problem, x, y, num_levels=num_levels, seed=sample_seed, print_to_console=False
@@ -352,7 +329,7 @@ def global_sensitivity(
         outcome=outcome,
         noise_sd=noise_sd,
         noise_se=noise_se,
-        replications=replications,
+        replications=opts.replications,
         samples=samples,
         num_levels=num_levels,
     )

@@ -31,7 +31,6 @@ import pandas as pd
 from .cache import results_key
 from .errors import CommandError, ScenarioError, UserInputError
 from .experiment import (
-    DEFAULT_MAX_REPLICATIONS,
     CacheArg,
     ExecutorArg,
     MultiRun,
@@ -40,6 +39,7 @@ from .experiment import (
 )
 from .metrics import ID_COLUMNS, summary_columns
 from .results import atomic_folder, package_versions
+from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options, as_overrides
 from .scenario import Scenario, load_scenario, parse_yaml, scenario_hash, to_yaml
 from .stats import mean_ci
 
@@ -317,6 +317,7 @@ class SweepResult:
         return dest
 
 
+@accepts_run_options
 def run_points(
     scenario: str | Path | dict | Scenario,
     points: Sequence[dict[str, Any]],
@@ -332,40 +333,44 @@ def run_points(
     max_replications: int = DEFAULT_MAX_REPLICATIONS,
     progress: bool = False,
     method: str = "points",
+    options: RunOptions | None = None,
 ) -> SweepResult:
     """Run explicit points (each a ``{dotted key: value}`` mapping) as a sweep.
 
     ``target_ci={"ltv_mean": 50.0}``: add replications in batches (to every point, so they keep
     sharing their luck) until the 95 % half-width of the named figure is at most its target at
-    every point, or ``max_replications`` is reached.
+    every point, or ``max_replications`` is reached. ``options``: the run options at once, as a
+    :class:`~simlib.run_options.RunOptions` (instead of the keywords).
     """
-    if replications < 1:
-        raise UserInputError(f"replications must be >= 1, got {replications}")
+    opts = options or RunOptions(
+        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
+        target_ci or (), max_replications, progress,
+    )  # fmt: skip
+    return run_point_list(scenario, points, opts, method)
+
+
+def run_point_list(
+    scenario: str | Path | dict | Scenario,
+    points: Sequence[dict[str, Any]],
+    opts: RunOptions,
+    method: str = "points",
+) -> SweepResult:
+    """:func:`run_points` with its run options as one :class:`RunOptions`."""
     if not points:
         raise CommandError("a sweep needs at least one point")
     allowed = [c for c in summary_columns() if c not in ID_COLUMNS]
-    targets = check_targets(target_ci, allowed) if target_ci else {}
+    targets = check_targets(opts.targets, allowed) if opts.targets else {}
     keys: list[str] = []
     for point in points:
         keys.extend(k for k in point if k not in keys)
+    overrides = opts.override_list
     scenarios = point_scenarios(scenario, points, overrides)
     base = load_scenario(scenario, overrides)
     # every point's tables carry the base scenario's name; the point column tells them apart
     scenarios = [s.model_copy(update={"name": base.name}) for s in scenarios]
     start = time.perf_counter()
     extra: dict[str, Any] = {}
-    with MultiRun(
-        scenarios,
-        seed,
-        executor=executor,
-        workers=workers,
-        scheduler=scheduler,
-        cache=cache,
-        accounts=False,
-        tables=False,
-        progress=progress,
-        desc=f"sweep {base.name}",
-    ) as run:
+    with MultiRun(scenarios, opts, accounts=False, tables=False, desc=f"sweep {base.name}") as run:
         if targets:
 
             def widths(n: int) -> dict[str, float]:
@@ -382,12 +387,12 @@ def run_points(
                 return out
 
             report = adaptive_replications(
-                replications, targets, max_replications, run.extend, widths
+                opts.replications, targets, opts.max_replications, run.extend, widths
             )
             extra["target_ci"] = report.as_dict()
             extra["target_ci"]["applies_to"] = "every point's own interval"
         else:
-            run.extend(0, replications)
+            run.extend(0, opts.replications)
         outcomes = run.outcomes
         n_done = run.replications
         extra["reused_replications"] = run.reused
@@ -399,7 +404,9 @@ def run_points(
             row.update({k: point.get(k) for k in keys})
             if out.failed:
                 row.update({c: np.nan for c in summary_cols})
-                row.update({"scenario": base.name, "replication": out.replication, "seed": seed})
+                row.update(
+                    {"scenario": base.name, "replication": out.replication, "seed": opts.seed}
+                )
                 row["error"] = out.error
             else:
                 assert out.summary is not None
@@ -420,7 +427,7 @@ def run_points(
         points=points_table,
         keys=keys,
         scenario=base,
-        seed=seed,
+        seed=opts.seed,
         replications=n_done,
         method=method,
         wall_seconds=time.perf_counter() - start,
@@ -428,6 +435,7 @@ def run_points(
     )
 
 
+@accepts_run_options
 def sweep(
     scenario: str | Path | dict | Scenario,
     grid: dict[str, Sequence[Any]] | None = None,
@@ -445,13 +453,19 @@ def sweep(
     target_ci: dict[str, float] | None = None,
     max_replications: int = DEFAULT_MAX_REPLICATIONS,
     progress: bool = False,
+    options: RunOptions | None = None,
 ) -> SweepResult:
     """Sweep a scenario over a full factorial ``grid`` or ``lhs`` Latin hypercube points.
 
     ``grid={"churn.satisfaction_effect": [0, 2, 4]}`` (every combination of every key's values),
     or ``lhs=20, ranges={"champion.monthly_turnover": (0.005, 0.03)}`` (integer keys rounded).
-    The rest as :func:`run_points`; the table is described in the module docstring.
+    The rest as :func:`run_points` (``options``: the run options as one object); the table is
+    described in the module docstring.
     """
+    opts = options or RunOptions(
+        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
+        target_ci or (), max_replications, progress,
+    )  # fmt: skip
     if grid and (lhs is not None or ranges):
         raise CommandError("give either --grid or --lhs with --range, not both")
     if grid:
@@ -462,23 +476,9 @@ def sweep(
             raise CommandError("--range needs --lhs N (the number of points)")
         if not ranges:
             raise CommandError("--lhs needs at least one --range KEY=LO:HI")
-        base = load_scenario(scenario, overrides)
+        base = load_scenario(scenario, opts.override_list)
         points = lhs_points(ranges, lhs, lhs_seed, integer_keys(base, list(ranges)))
         method = f"lhs (seed {lhs_seed})"
     else:
         raise CommandError("nothing to sweep: give --grid KEY=V1,V2 or --lhs N --range KEY=LO:HI")
-    return run_points(
-        scenario,
-        points,
-        replications,
-        seed,
-        overrides,
-        executor,
-        workers,
-        scheduler=scheduler,
-        cache=cache,
-        target_ci=target_ci,
-        max_replications=max_replications,
-        progress=progress,
-        method=method,
-    )
+    return run_point_list(scenario, points, opts, method)
