@@ -48,11 +48,14 @@ from .scenario import Scenario
 
 __all__ = [
     "ACTORS",
+    "RUN_INPUTS",
     "SNAPSHOTS",
     "Actor",
     "MonthTick",
     "Simulation",
+    "load_run_inputs",
     "register_actor",
+    "register_run_input",
     "register_snapshot",
 ]
 
@@ -155,6 +158,24 @@ def register_snapshot(name: str) -> Callable[[Snapshot], Snapshot]:
     return SNAPSHOTS.register(name)
 
 
+#: ``loader(scenario) -> data | None``: data a mechanism reads from outside the scenario (an
+#: imported customer book, say), read once per run before the replications and handed to each
+#: of them (to workers that may not see this machine's disk) as ``sim.inputs[name]``.
+RunInputLoader = Callable[[Scenario], Any]
+RUN_INPUTS: Registry[RunInputLoader] = Registry("run input")
+
+
+def register_run_input(name: str) -> Callable[[RunInputLoader], RunInputLoader]:
+    """Decorator: ``loader(scenario)`` reads run input ``name`` (None: the scenario has none)."""
+    return RUN_INPUTS.register(name)
+
+
+def load_run_inputs(scenario: Scenario) -> dict[str, Any]:
+    """Every run input the scenario needs, read now (a bad file raises here, before any run)."""
+    loaded = {name: loader(scenario) for name, loader in RUN_INPUTS.items()}
+    return {name: data for name, data in loaded.items() if data is not None}
+
+
 class Simulation:
     """One replication of one scenario: the book, the ledger, the streams and the actors."""
 
@@ -165,8 +186,11 @@ class Simulation:
         replication: int = 0,
         on_month: Callable[[int], None] | None = None,
         actors: list[str] | None = None,
+        inputs: dict[str, Any] | None = None,
     ) -> None:
         self.scenario = scenario
+        #: run inputs (:func:`load_run_inputs`): given by the experiment layer, else read here
+        self.inputs = inputs if inputs is not None else load_run_inputs(scenario)
         self.seed = seed
         self.replication = replication
         self.horizon = scenario.horizon_months

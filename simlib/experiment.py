@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from . import model as _model  # noqa: F401 - importing registers the model's actors
 from .cache import CacheEntry, ResultCache, write_entry
-from .engine import ACTORS, Simulation
+from .engine import ACTORS, Simulation, load_run_inputs
 from .errors import SimlibError, UserInputError
 from .executors import EXECUTORS, Executor, available_cpus, get_executor
 from .metrics import ID_COLUMNS, account_table, monthly_table, summary_columns, summary_row
@@ -61,10 +61,19 @@ ExecutorArg = str | Executor
 
 
 def run_replication(
-    scenario: Scenario, seed: int, replication: int, on_month: Callable[[int], None] | None = None
+    scenario: Scenario,
+    seed: int,
+    replication: int,
+    on_month: Callable[[int], None] | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], int]:
-    """Simulate one replication; returns (monthly, accounts, summary row, simpy events)."""
-    sim = Simulation(scenario, seed=seed, replication=replication, on_month=on_month).run()
+    """Simulate one replication; returns (monthly, accounts, summary row, simpy events).
+
+    ``inputs``: the run inputs read once for every replication (:func:`simlib.engine.
+    load_run_inputs`; None: read them here)."""
+    sim = Simulation(
+        scenario, seed=seed, replication=replication, on_month=on_month, inputs=inputs
+    ).run()
     monthly = monthly_table(sim)
     accounts = account_table(sim)
     return monthly, accounts, summary_row(sim, accounts, monthly), sim.env.events_processed
@@ -79,7 +88,8 @@ class ReplicationTask:
     """One replication to run. ``entry``: cache folder the worker stores it in (None: return
     the tables); ``accounts``: keep the accounts table; ``actors``: the actors enabled for the
     scenario where the task was made (a worker missing one would silently simulate another
-    model)."""
+    model); ``inputs``: the run inputs read where the task was made (an imported book), so a
+    worker never reads this machine's files."""
 
     scenario: Scenario
     seed: int
@@ -87,6 +97,7 @@ class ReplicationTask:
     entry: str | None = None
     accounts: bool = True
     actors: tuple[str, ...] = ()
+    inputs: dict[str, Any] | None = None
 
 
 @dataclass
@@ -131,7 +142,7 @@ def run_task(task: ReplicationTask) -> ReplicationOutcome:
     start = time.perf_counter()
     try:
         monthly, accounts, summary, events = run_replication(
-            task.scenario, task.seed, task.replication
+            task.scenario, task.seed, task.replication, inputs=task.inputs
         )
     except (MemoryError, KeyboardInterrupt, UserInputError):
         raise
@@ -244,6 +255,15 @@ def executor_scope(
         ex.close()
 
 
+def _run_inputs(scenarios: Sequence[Scenario]) -> dict[int, dict[str, Any]]:
+    """The run inputs of each distinct scenario (by identity), each read once."""
+    out: dict[int, dict[str, Any]] = {}
+    for scenario in scenarios:
+        if id(scenario) not in out:
+            out[id(scenario)] = load_run_inputs(scenario)
+    return out
+
+
 def run_replications(
     jobs: Sequence[tuple[Scenario, int, int]],
     *,
@@ -283,6 +303,7 @@ def run_replications(
     if bar is not None and len(todo) < len(jobs):
         bar.update(len(jobs) - len(todo))
     if todo:
+        inputs = _run_inputs([jobs[i][0] for i in todo])
         with executor_scope(executor, workers, scheduler) as ex:
             workers_store = store is not None and ex.writes_on_workers
             tasks = [
@@ -293,6 +314,7 @@ def run_replications(
                     entry=str(entries[i]) if workers_store else None,
                     accounts=accounts and (tables or store is not None),
                     actors=_enabled_actors(jobs[i][0]),
+                    inputs=inputs[id(jobs[i][0])],
                 )
                 for i in todo
             ]

@@ -1,8 +1,10 @@
-"""The model's mechanisms, one module per domain concept; importing registers their actors."""
+"""The model's mechanisms, one module per domain concept; importing registers their actors
+(and their churn-odds terms, run inputs and snapshots)."""
 
 from . import (
     acquisition,
     approval,
+    book_import,
     budget,
     champion,
     coverage,
@@ -18,6 +20,7 @@ from . import (
 __all__ = [
     "acquisition",
     "approval",
+    "book_import",
     "budget",
     "champion",
     "coverage",

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
-from ..engine import Simulation
+from ..engine import Simulation, register_run_input
 from ..errors import DataError
 from ..io.csv import CsvTable, parse_numbers, read_csv
 from ..rng import keyed_uniform
@@ -217,14 +217,22 @@ def _condition_risk_on_tenure(sim: Simulation, rows: slice, data: ImportedBook) 
     book.risk[rows] = risk
 
 
-def import_book(sim: Simulation, path: str | Path) -> slice:
-    """Append the accounts of the book CSV at ``path`` to ``sim`` as its opening book (month 0).
+@register_run_input("book")
+def _load_book(scenario: Scenario) -> ImportedBook | None:
+    """The scenario's book CSV (``population.from_csv``), read and validated once per run."""
+    path = scenario.population.from_csv
+    return read_book(path, scenario) if path is not None else None
+
+
+def import_book(sim: Simulation, book: str | Path | ImportedBook) -> slice:
+    """Append the accounts of a book (its CSV path, or the :class:`ImportedBook` read from it)
+    to ``sim`` as its opening book (month 0).
 
     Returns their rows. Raises :class:`DataError` (nothing is appended) on any invalid row.
     """
-    data = read_book(path, sim.scenario)
+    data = book if isinstance(book, ImportedBook) else read_book(book, sim.scenario)
     if len(data) == 0:  # pragma: no cover - read_csv refuses a file without data rows
-        raise DataError(f"{path}: no accounts")
+        raise DataError(f"{book}: no accounts")
     rows = create_accounts(
         sim,
         0,

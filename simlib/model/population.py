@@ -144,7 +144,10 @@ class PopulationActor(Actor):
             if self.sim.scenario.population.from_csv is not None:
                 from .book_import import import_book
 
-                import_book(self.sim, self.sim.scenario.population.from_csv)
+                # read once before the replications (engine.load_run_inputs), else here
+                import_book(
+                    self.sim, self.sim.inputs.get("book", self.sim.scenario.population.from_csv)
+                )
                 return
             n = self.sim.scenario.population.initial_accounts
             create_accounts(
