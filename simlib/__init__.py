@@ -22,8 +22,9 @@ from .errors import (
 )
 from .experiment import intervals, run_replication, simulate
 from .lab import LabExperiment, decompose_revenue, dose_response, run_intervention
+from .plugins import load_scenario  # the loader that also checks plug-in names
 from .results import SimulationResult
-from .scenario import Scenario, load_scenario, preset_names, to_yaml
+from .scenario import Scenario, preset_names, to_yaml
 from .stats import Interval, mean_ci
 
 __version__ = "0.1.0"

@@ -33,6 +33,7 @@ from .engine import ACTORS, Simulation, load_run_inputs
 from .errors import SimlibError, UserInputError
 from .executors import EXECUTORS, Executor, available_cpus, get_executor
 from .metrics import ID_COLUMNS, account_table, monthly_table, summary_columns, summary_row
+from .plugins import check_plugins
 from .results import SimulationResult
 from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options, as_overrides
 from .scenario import Scenario, load_scenario
@@ -359,6 +360,7 @@ class MultiRun:
         desc: str = "",
     ) -> None:
         self.scenarios = list(scenarios)
+        check_plugins(*self.scenarios)  # the runtime boundary: unknown plug-in names
         self.options = options
         self.seed = options.seed
         self.cache = resolve_cache(options.cache)

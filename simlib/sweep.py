@@ -38,6 +38,7 @@ from .experiment import (
     check_targets,
 )
 from .metrics import ID_COLUMNS, summary_columns
+from .plugins import check_plugins
 from .results import atomic_folder, package_versions
 from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options, as_overrides
 from .scenario import Scenario, load_scenario, parse_yaml, scenario_hash, to_yaml
@@ -193,6 +194,7 @@ def point_scenarios(
         extra = [_override(k, v) for k, v in point.items()]
         try:
             s = load_scenario(scenario, [*(overrides or []), *extra])
+            check_plugins(s)
         except ScenarioError as exc:
             raise ScenarioError(
                 f"{exc.source} at sweep point {i} ({point_label(point)})", exc.problems

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FUZZ_COUNTS
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import simlib
@@ -66,13 +66,15 @@ def _set(doc: dict, path: str, value) -> None:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=st.lists(st.tuples(key_paths, values), min_size=1, max_size=6))
+@example(edits=[("coverage.policy", "poisson")])  # plug-in names: checked at the boundary
+@example(edits=[("offers.kinds.upsel.enabled", True)])
 def test_random_documents_validate_or_raise_scenario_error(edits):
     FUZZ_COUNTS["scenario documents"] += 1
     doc = {"horizon_months": 3, "population": {"initial_accounts": 20}}
     for path, value in edits:
         _set(doc, path, value)
     try:
-        scenario = load_scenario(doc)
+        scenario = simlib.load_scenario(doc)  # the configuration, then the plug-in names
     except ScenarioError as exc:
         assert str(exc).startswith("<mapping>: invalid scenario")
         return

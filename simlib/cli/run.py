@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..paths import safe_name
-from ..scenario import load_scenario, to_yaml
+from ..plugins import load_scenario
+from ..scenario import to_yaml
 from . import command
 from .common import experiment_arguments, report_targets, run_options, scenario_arguments
 
