@@ -13,7 +13,7 @@ import simlib
 from simlib.engine import Simulation
 from simlib.errors import ScenarioError
 from simlib.experiment import run_replication
-from simlib.model.csm import WEEK
+from simlib.model.coverage import WEEK, kernels
 
 SMALL = ["population.initial_accounts=1500", "horizon_months=24"]
 
@@ -241,10 +241,6 @@ def _claims_one_by_one(tails, arrival, dur, pushed):
 def test_alert_dispatch_in_blocks_equals_one_by_one(csms, load):
     """The block dispatcher (alerts only) gives every job the same CSM, start and end as
     the job-by-job heap it replaces, saturated or not, with equal free times and arrivals."""
-    from types import SimpleNamespace
-
-    from simlib.model.csm import CSMTeam
-
     rng = np.random.default_rng(csms)
     n, dur = 5 * csms, 0.01
     if load == "idle":  # CSMs free long before the arrivals spread over the month
@@ -260,14 +256,15 @@ def test_alert_dispatch_in_blocks_equals_one_by_one(csms, load):
     tails = [(float(free[i]), int(order[i]), int(i)) for i in range(csms)]
     pushed = csms
     want, want_heap = _claims_one_by_one(tails, arrival, dur, pushed)
-    team = SimpleNamespace(_tails=list(tails))
+    dispatcher = kernels.numpy_backend.FcfsDispatcher(csms)
+    dispatcher.tails = list(tails)
     start, end, pop = np.full(n, np.nan), np.full(n, np.inf), np.full(n, np.inf)
     csm = np.full(n, -1, dtype=np.intp)
-    pushed_after, k = CSMTeam._fcfs_claim(team, arrival, 0, dur, pushed, start, end, pop, csm)
+    pushed_after, k = dispatcher.claim_blocks(arrival, 0, dur, pushed, start, end, pop, csm)
     if csms == 240:
         assert k > n // 2  # most jobs went out in blocks
     # the rest one by one, off the heap the blocks left
-    rest, heap = _claims_one_by_one(team._tails, arrival[k:], dur, pushed_after)
+    rest, heap = _claims_one_by_one(dispatcher.tails, arrival[k:], dur, pushed_after)
     got = list(
         zip(start[:k].tolist(), end[:k].tolist(), pop[:k].tolist(), csm[:k].tolist(), strict=True)
     )
@@ -298,9 +295,7 @@ def test_compiled_loops_give_the_numpy_numbers(case, monkeypatch):
     """The CSM team's compiled loops (numba) and its numpy code give the same tables, bit for
     bit, with and without stale touches, saturated CSMs, alerts from every tier, hours off the
     exact grid (numpy plans) and requests (the priority queue)."""
-    from simlib.model import csm_jit
-
-    if csm_jit.kernels() is None:
+    if kernels.get_kernels() is kernels.numpy_backend:
         pytest.skip("numba is not installed")
     overrides = [
         "population.initial_accounts=1500",
@@ -311,7 +306,7 @@ def test_compiled_loops_give_the_numpy_numbers(case, monkeypatch):
     scenario = simlib.load_scenario("coverage_tiered", overrides)
     compiled = run_replication(scenario, seed=5, replication=0)
     monkeypatch.setenv("SIMLIB_JIT", "0")
-    assert csm_jit.kernels() is None
+    assert kernels.get_kernels() is kernels.numpy_backend
     plain = run_replication(scenario, seed=5, replication=0)
     assert compiled[1]["touches"].sum() > 0  # the team worked
     for a, b in zip(compiled[:2], plain[:2], strict=True):
@@ -326,10 +321,9 @@ def test_compiled_tier_cut_picks_what_argpartition_picks(shares, monkeypatch):
     with zeros."""
     from types import SimpleNamespace
 
-    from simlib import tiers
-    from simlib.model import csm_jit
+    from simlib.model.coverage import policies
 
-    if csm_jit.kernels() is None:
+    if kernels.get_kernels() is kernels.numpy_backend:
         pytest.skip("numba is not installed")
     coverage = SimpleNamespace(
         thresholds=SimpleNamespace(high=None, low=None),
@@ -347,9 +341,9 @@ def test_compiled_tier_cut_picks_what_argpartition_picks(shares, monkeypatch):
         else:
             score = np.where(rng.random(n) < 0.1, 0.0, rng.random(n))
         monkeypatch.delenv("SIMLIB_JIT", raising=False)
-        compiled = tiers.by_score(sim, score)
+        compiled = policies.by_score(sim, score)
         monkeypatch.setenv("SIMLIB_JIT", "0")
-        plain = tiers.by_score(sim, score)
+        plain = policies.by_score(sim, score)
         monkeypatch.delenv("SIMLIB_JIT")
         # with ties across a cut the set is argpartition's own choice: the compiled select
         # steps aside and leaves it to argpartition
@@ -412,8 +406,6 @@ def test_always_touched_policies_are_not_asked_about_new_accounts(monkeypatch):
 
 def test_without_numba_the_numpy_code_runs(monkeypatch):
     """When numba cannot be loaded the compiled loops are off, and a run gives the same tables."""
-    from simlib.model import csm_jit
-
     scenario = simlib.load_scenario(
         "coverage_tiered", ["population.initial_accounts=400", "horizon_months=6"]
     )
@@ -422,10 +414,24 @@ def test_without_numba_the_numpy_code_runs(monkeypatch):
     def broken():
         raise ImportError("no numba here")
 
-    monkeypatch.setattr(csm_jit, "_build", broken)
-    monkeypatch.setattr(csm_jit, "_TRIED", False)
-    monkeypatch.setattr(csm_jit, "_KERNELS", None)
-    assert csm_jit.kernels() is None
+    monkeypatch.setattr(kernels, "_build", broken)
+    monkeypatch.setattr(kernels, "_TRIED", False)
+    monkeypatch.setattr(kernels, "_COMPILED", None)
+    assert kernels.get_kernels() is kernels.numpy_backend
     after = run_replication(scenario, seed=2, replication=0)
     for a, b in zip(before[:2], after[:2], strict=True):
         pdt.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_both_kernel_backends_expose_the_one_interface():
+    """The numpy and numba backends define every kernel, with the same parameters."""
+    import inspect
+
+    if kernels.get_kernels() is kernels.numpy_backend:
+        pytest.skip("numba is not installed")
+    compiled = kernels.get_kernels()
+    for name in kernels.KERNEL_NAMES:
+        a, b = getattr(kernels.numpy_backend, name), getattr(compiled, name)
+        if hasattr(b, "py_func"):  # a compiled loop used as it is
+            b = b.py_func
+        assert list(inspect.signature(a).parameters) == list(inspect.signature(b).parameters)
