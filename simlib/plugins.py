@@ -12,8 +12,6 @@ allowed, with the closest registered name.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +24,16 @@ from .tiers import COVERAGE_POLICIES
 __all__ = ["check_plugins", "load_scenario", "plugin_problems"]
 
 
-def _unknown(kind: str, name: str, known: Iterable[str], allowed: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown {kind} {name!r}{hint}; allowed: " + ", ".join(allowed)
-
-
 def plugin_problems(scenario: Scenario) -> list[tuple[str, str]]:
-    """``(key path, message)`` for each plug-in name of ``scenario`` that is not registered."""
+    """``(key path, message)`` for each plug-in name of ``scenario`` that is not registered:
+    ``coverage.policy``, and each kind under ``offers.kinds`` (the first unknown one)."""
     problems: list[tuple[str, str]] = []
     policy = scenario.coverage.policy
     if policy not in COVERAGE_POLICIES:
-        message = _unknown("coverage policy", policy, COVERAGE_POLICIES, sorted(COVERAGE_POLICIES))
-        problems.append(("coverage", message))
+        problems.append(("coverage.policy", COVERAGE_POLICIES.unknown_message(policy)))
     unknown = [k for k in scenario.offers.kinds if k not in OFFER_KINDS]
-    if unknown:  # the first, as the registry lists them
-        problems.append(("offers", _unknown("offer kind", unknown[0], OFFER_KINDS, OFFER_KINDS)))
+    if unknown:
+        problems.append((f"offers.kinds.{unknown[0]}", OFFER_KINDS.unknown_message(unknown[0])))
     return problems
 
 

@@ -140,11 +140,9 @@ def render_html(ipynb: Path, html: Path, root: Path, show_code: bool, title: str
 
 def _local_paths(root: Path) -> list[tuple[str, str]]:
     """(absolute local path, what a shared report shows instead), longest first."""
-    import simlib
-
     pairs = {
         str(root): ".",
-        str(Path(simlib.__file__).resolve().parent.parent): "<simlib>",
+        str(Path(__file__).resolve().parents[2]): "<simlib>",  # the folder holding the package
         sys.prefix: "<python>",
         str(Path.home()): "~",
     }

@@ -298,7 +298,7 @@ class _BatchRun:
 
     def load_scenarios(self) -> None:
         """Load every scenario; a broken one is a recorded failure, not the end of the batch."""
-        from ..scenario import load_scenario
+        from ..plugins import load_scenario  # loads, then checks plug-in names
 
         for spec in self.specs:
             try:

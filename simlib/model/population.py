@@ -14,18 +14,16 @@ scenario whose distributions agree, and comonotone ones where they differ (commo
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtri
 
 from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
 from ..distributions import beta_ppf
-from ..engine import Actor, Simulation, register_actor
+from ..engine import Simulation
 from ..rng import account_key, keyed_uniform
 
-__all__ = ["PopulationActor", "create_accounts"]
+__all__ = ["create_accounts"]
 
 SLOT_SEGMENT, SLOT_PLAN, SLOT_SIZE, SLOT_CONTRACT, SLOT_RISK, SLOT_FIT, SLOT_STAGGER = range(7)
 
@@ -130,29 +128,3 @@ def create_accounts(
     book.mrr[rows] = mrr
     book.initial_mrr[rows] = mrr
     return rows
-
-
-@register_actor
-class PopulationActor(Actor):
-    """Creates the opening book at month 0."""
-
-    name: ClassVar[str] = "population"
-    order: ClassVar[int] = 10
-
-    def open_month(self, month: int) -> None:
-        if month == 0:
-            if self.sim.scenario.population.from_csv is not None:
-                from .book_import import import_book
-
-                # read once before the replications (engine.load_run_inputs), else here
-                import_book(
-                    self.sim, self.sim.inputs.get("book", self.sim.scenario.population.from_csv)
-                )
-                return
-            n = self.sim.scenario.population.initial_accounts
-            create_accounts(
-                self.sim,
-                0,
-                np.arange(n, dtype=np.int64),
-                stagger=self.sim.scenario.contracts.stagger_opening_renewals,
-            )
