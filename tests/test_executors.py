@@ -105,7 +105,7 @@ def _die_in(monkeypatch, tmp_path, replication: int, once: bool) -> None:
     marker = tmp_path / "killed"
     parent = os.getpid()
 
-    def dying(scenario, seed, rep, on_month=None):
+    def dying(scenario, seed, rep, on_month=None, inputs=None):
         if rep == replication and os.getpid() != parent:
             try:
                 fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -115,7 +115,7 @@ def _die_in(monkeypatch, tmp_path, replication: int, once: bool) -> None:
                 first = False
             if first or not once:
                 os.kill(os.getpid(), signal.SIGKILL)
-        return original(scenario, seed, rep, on_month)
+        return original(scenario, seed, rep, on_month, inputs)
 
     monkeypatch.setattr(experiment, "run_replication", dying)
 
