@@ -10,8 +10,11 @@ Public API::
 
 from __future__ import annotations
 
+from .churn_odds import register_churn_odds_term
 from .compare import ComparisonResult, compare
-from .engine import ACTORS, Actor, Simulation, register_actor
+from .config.base import Strict
+from .config.extensions import register_block
+from .engine import ACTORS, Actor, Simulation, register_actor, register_run_input
 from .errors import (
     CommandError,
     DataError,
@@ -22,8 +25,10 @@ from .errors import (
 )
 from .experiment import intervals, run_replication, simulate
 from .lab import LabExperiment, decompose_revenue, dose_response, run_intervention
+from .metrics import Metric, register_metric
 from .plugins import load_scenario  # the loader that also checks plug-in names
 from .results import SimulationResult
+from .run_options import RunOptions
 from .scenario import Scenario, preset_names, to_yaml
 from .stats import Interval, mean_ci
 
@@ -37,12 +42,15 @@ __all__ = [
     "DataError",
     "Interval",
     "LabExperiment",
+    "Metric",
+    "RunOptions",
     "Scenario",
     "ScenarioError",
     "SimlibError",
     "Simulation",
     "SimulationError",
     "SimulationResult",
+    "Strict",
     "UserInputError",
     "compare",
     "decompose_revenue",
@@ -52,6 +60,10 @@ __all__ = [
     "mean_ci",
     "preset_names",
     "register_actor",
+    "register_block",
+    "register_churn_odds_term",
+    "register_metric",
+    "register_run_input",
     "run_intervention",
     "run_replication",
     "simulate",

@@ -42,7 +42,7 @@ from .experiment import (
 from .metrics import ID_COLUMNS, derived_figures, metric_view
 from .metrics import METRICS as REGISTERED_METRICS
 from .results import SimulationResult, atomic_folder, package_versions
-from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options, as_overrides
+from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options
 from .scenario import Scenario, load_scenario, scenario_hash
 from .stats import Interval, mean_ci
 
@@ -317,9 +317,9 @@ def compare(
         raise UserInputError(
             "compare needs at least two scenarios: the baseline first, then the alternatives"
         )
-    opts = options or RunOptions(
-        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
-        target_ci or (), max_replications, progress,
+    opts = options or RunOptions.of(
+        replications, seed, overrides, executor, workers, scheduler, cache,
+        target_ci, max_replications, progress,
     )  # fmt: skip
     chosen = list(metrics or default_metrics())
     allowed = [m for m in REGISTERED_METRICS if m not in ID_COLUMNS]

@@ -35,7 +35,7 @@ from .executors import EXECUTORS, Executor, available_cpus, get_executor
 from .metrics import ID_COLUMNS, account_table, monthly_table, summary_columns, summary_row
 from .plugins import check_plugins
 from .results import SimulationResult
-from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options, as_overrides
+from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options
 from .scenario import Scenario, load_scenario
 from .stats import Interval, mean_ci
 
@@ -577,9 +577,9 @@ def simulate(
     once the run takes more than two seconds. ``options``: all of these at once, as a
     :class:`~simlib.run_options.RunOptions` (instead of the keywords).
     """
-    opts = options or RunOptions(
-        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
-        target_ci or (), max_replications, progress,
+    opts = options or RunOptions.of(
+        replications, seed, overrides, executor, workers, scheduler, cache,
+        target_ci, max_replications, progress,
     )  # fmt: skip
     if not isinstance(scenario, Scenario) or opts.overrides:
         scenario = load_scenario(scenario, opts.override_list)

@@ -382,7 +382,7 @@ def _options(
     the overrides to the scenarios it builds (:func:`_run` does not apply them again)."""
     if options is not None:
         return options
-    return RunOptions(replications, seed, as_overrides(overrides), executor, workers, cache=cache)
+    return RunOptions.of(replications, seed, overrides, executor, workers, cache=cache)
 
 
 def _run(scenarios: list[Scenario], opts: RunOptions) -> ComparisonResult:

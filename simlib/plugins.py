@@ -17,6 +17,7 @@ from typing import Any
 
 from .config import Scenario
 from .config import load_scenario as _load_config
+from .config.extensions import extension_problems
 from .errors import ScenarioError
 from .model.offers import OFFER_KINDS
 from .tiers import COVERAGE_POLICIES
@@ -26,7 +27,8 @@ __all__ = ["check_plugins", "load_scenario", "plugin_problems"]
 
 def plugin_problems(scenario: Scenario) -> list[tuple[str, str]]:
     """``(key path, message)`` for each plug-in name of ``scenario`` that is not registered:
-    ``coverage.policy``, and each kind under ``offers.kinds`` (the first unknown one)."""
+    ``coverage.policy``, each kind under ``offers.kinds`` (the first unknown one), and each
+    block under ``extensions`` (unknown, or invalid for its registered model)."""
     problems: list[tuple[str, str]] = []
     policy = scenario.coverage.policy
     if policy not in COVERAGE_POLICIES:
@@ -34,6 +36,7 @@ def plugin_problems(scenario: Scenario) -> list[tuple[str, str]]:
     unknown = [k for k in scenario.offers.kinds if k not in OFFER_KINDS]
     if unknown:
         problems.append((f"offers.kinds.{unknown[0]}", OFFER_KINDS.unknown_message(unknown[0])))
+    problems.extend(extension_problems(scenario.extensions))
     return problems
 
 

@@ -92,6 +92,35 @@ class RunOptions:
         """``overrides`` as a list (None when there are none)."""
         return list(self.overrides) if self.overrides else None
 
+    @classmethod
+    def of(
+        cls,
+        replications: int = 1,
+        seed: int = 0,
+        overrides: Mapping[str, Any] | Sequence[str] | None = None,
+        executor: ExecutorArg = "local",
+        workers: int | None = None,
+        scheduler: str | None = None,
+        cache: CacheArg = None,
+        target_ci: Mapping[str, float] | None = None,
+        max_replications: int = DEFAULT_MAX_REPLICATIONS,
+        progress: bool = False,
+    ) -> RunOptions:
+        """RunOptions from an entry point's keywords (overrides as a mapping or ``KEY=VALUE``
+        strings, targets as a mapping)."""
+        return cls(
+            replications,
+            seed,
+            tuple(as_overrides(overrides)),
+            executor,
+            workers,
+            scheduler,
+            cache,
+            tuple((target_ci or {}).items()),
+            max_replications,
+            progress,
+        )
+
     def replace(self, **changes: Any) -> RunOptions:
         """A copy with some options changed (the object itself never changes)."""
         return dataclasses.replace(self, **changes)

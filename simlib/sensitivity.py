@@ -32,7 +32,7 @@ from .compare import paired_interval
 from .errors import UserInputError
 from .experiment import CacheArg, ExecutorArg
 from .metrics import ID_COLUMNS, summary_columns
-from .run_options import RunOptions, accepts_run_options, as_overrides
+from .run_options import RunOptions, accepts_run_options
 from .scenario import Scenario, load_scenario
 from .stats import mean_ci
 from .sweep import integer_keys, run_point_list
@@ -108,10 +108,9 @@ def tornado(
             raise UserInputError(f"{key}: give (low, high), got {pair!r}")
         points.append({key: pair[0]})
         points.append({key: pair[1]})
-    opts = options or RunOptions(
-        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
-        progress=progress,
-    )  # fmt: skip
+    opts = options or RunOptions.of(
+        replications, seed, overrides, executor, workers, scheduler, cache, progress=progress
+    )
     result = run_point_list(scenario, points, opts, method="tornado")
     _raise_failures(result.table)
     table = result.table
@@ -228,10 +227,9 @@ def global_sensitivity(
     SALib's sample and its bootstrap confidence intervals. Keys whose scenario value is a whole
     number are rounded.
     """
-    opts = options or RunOptions(
-        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
-        progress=progress,
-    )  # fmt: skip
+    opts = options or RunOptions.of(
+        replications, seed, overrides, executor, workers, scheduler, cache, progress=progress
+    )
     _check_outcome(outcome)
     if not ranges:
         raise UserInputError("global sensitivity needs at least one range: {key: (lo, hi)}")

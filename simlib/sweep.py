@@ -40,7 +40,7 @@ from .experiment import (
 from .metrics import ID_COLUMNS, summary_columns
 from .plugins import check_plugins
 from .results import atomic_folder, package_versions
-from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options, as_overrides
+from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options
 from .scenario import Scenario, load_scenario, parse_yaml, scenario_hash, to_yaml
 from .stats import mean_ci
 
@@ -344,9 +344,9 @@ def run_points(
     every point, or ``max_replications`` is reached. ``options``: the run options at once, as a
     :class:`~simlib.run_options.RunOptions` (instead of the keywords).
     """
-    opts = options or RunOptions(
-        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
-        target_ci or (), max_replications, progress,
+    opts = options or RunOptions.of(
+        replications, seed, overrides, executor, workers, scheduler, cache,
+        target_ci, max_replications, progress,
     )  # fmt: skip
     return run_point_list(scenario, points, opts, method)
 
@@ -464,9 +464,9 @@ def sweep(
     The rest as :func:`run_points` (``options``: the run options as one object); the table is
     described in the module docstring.
     """
-    opts = options or RunOptions(
-        replications, seed, as_overrides(overrides), executor, workers, scheduler, cache,
-        target_ci or (), max_replications, progress,
+    opts = options or RunOptions.of(
+        replications, seed, overrides, executor, workers, scheduler, cache,
+        target_ci, max_replications, progress,
     )  # fmt: skip
     if grid and (lhs is not None or ranges):
         raise CommandError("give either --grid or --lhs with --range, not both")

@@ -17,7 +17,7 @@ from simlib.model.offers import OFFER_KINDS, Proposal, register_offer_kind
 
 CONFIG = Path(config.__file__).parent
 #: what simlib.config may import of the rest of simlib: the errors and I/O (both below everything)
-BELOW = {"errors", "io", "io.resources"}
+BELOW = {"errors", "io", "io.resources", "registry"}  # the bottom layer
 
 
 def test_config_imports_nothing_of_the_runtime():

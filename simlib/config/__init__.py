@@ -41,6 +41,7 @@ from .coverage import (
 )
 from .deals import Approval, Budget
 from .economics import Economics, Reporting
+from .extensions import EXTENSION_BLOCKS, register_block
 from .loader import (
     apply_overrides,
     deep_merge,
@@ -76,6 +77,7 @@ from .usage import Usage
 __all__ = [
     "BUILTIN_OFFER_KINDS",
     "DEFAULTS",
+    "EXTENSION_BLOCKS",
     "MAX_ACCOUNTS",
     "MAX_DEPTH",
     "MAX_HORIZON",
@@ -132,6 +134,7 @@ __all__ = [
     "parse_yaml",
     "preset_dir",
     "preset_names",
+    "register_block",
     "scenario_hash",
     "to_yaml",
     "validate",

@@ -10,6 +10,7 @@ from .base import MAX_HORIZON, Strict
 from .coverage import Coverage
 from .deals import Approval, Budget
 from .economics import Economics, Reporting
+from .extensions import EXTENSION_BLOCKS
 from .offers import Offers
 from .population import Acquisition, Population, Segment
 from .renewal import ChurnConfig, Contracts
@@ -41,6 +42,10 @@ class Scenario(Strict):
     loyalty: Loyalty = Field(default_factory=Loyalty)
     economics: Economics = Field(default_factory=Economics)
     reporting: Reporting = Field(default_factory=Reporting)
+    extensions: dict[str, dict[str, Any] | None] = Field(
+        default_factory=dict,
+        description="settings of mechanisms added as plug-ins, by name (simlib.config.extensions)",
+    )
 
     @model_validator(mode="after")
     def _check_offer_names(self) -> Scenario:
@@ -79,6 +84,8 @@ class Scenario(Strict):
     #: where the scenario was loaded from (a path, a preset name, "<mapping>"), named by errors
     #: found after loading (:func:`simlib.plugins.check_plugins`); not part of its value
     _source: str | None = PrivateAttr(default=None)
+    #: validated plug-in blocks (:meth:`block`); not part of the value
+    _blocks: dict[str, Strict] = PrivateAttr(default_factory=dict)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Scenario):
@@ -86,6 +93,15 @@ class Scenario(Strict):
         return self.model_dump() == other.model_dump()
 
     __hash__ = None  # type: ignore[assignment]
+
+    def block(self, name: str) -> Strict:
+        """The settings of plug-in mechanism ``name`` (``extensions.<name>``), validated by its
+        registered model with every default filled in (:mod:`simlib.config.extensions`)."""
+        cached = self._blocks.get(name)
+        if cached is None:
+            cached = EXTENSION_BLOCKS[name].model_validate(self.extensions.get(name) or {})
+            self._blocks[name] = cached
+        return cached
 
     def segment_table(self) -> dict[str, Segment]:
         """Segments with every inherited value filled in (see :func:`fill_defaults`)."""

@@ -3,7 +3,7 @@ the summary table's columns (CONTRACT.md), and the built-in views."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..engine import Simulation
     from ..results import SimulationResult
 
-Frame = pd.DataFrame
+Frame: TypeAlias = pd.DataFrame
 
 
 def _ratio(num: float, den: float) -> float:
