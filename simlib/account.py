@@ -1,8 +1,11 @@
 """The account book: every account of one replication as columns (numpy arrays).
 
 Accounts are rows in arrival order; a row is never removed (a churned account keeps its row with
-``alive`` false and its ``mrr`` set to 0, so sums over the whole book need no mask). Mechanisms may
-add their own columns with :meth:`AccountBook.add_column` without touching this module.
+``alive`` false and its ``mrr`` set to 0, so sums over the whole book need no mask). The core
+columns below are what every replication needs; a mechanism keeps its own state in its own
+columns: :func:`register_column` (a column every book has, declared by the mechanism's module,
+for state other mechanisms may read, such as ``champion_lost``) or :meth:`AccountBook.add_column`
+(a column the running actor adds for itself).
 
 Units: months for time columns, currency per month for ``mrr``, currency for ``revenue``.
 """
@@ -14,7 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["CONTRACT_ANNUAL", "CONTRACT_MONTHLY", "AccountBook"]
+from .registry import Registry
+
+__all__ = ["BOOK_COLUMNS", "CONTRACT_ANNUAL", "CONTRACT_MONTHLY", "AccountBook", "register_column"]
 
 CONTRACT_MONTHLY = 0
 CONTRACT_ANNUAL = 1
@@ -34,7 +39,6 @@ _CORE_COLUMNS: dict[str, tuple[type, float | int | bool]] = {
     "fit": (np.float64, 0.5),  # product fit: satisfaction drifts back to it
     "fit_logit": (np.float64, 0.0),  # logit(fit), kept for the monthly drift
     "satisfaction": (np.float64, 0.5),  # latent satisfaction / health, 0-1
-    "champion_lost": (np.bool_, False),  # champion left since the last renewal
     "tier": (np.int8, 0),  # CS tier (0 = none)
     "mrr": (np.float64, 0.0),  # MRR billed now (0 once churned), currency per month
     "initial_mrr": (np.float64, 0.0),
@@ -42,6 +46,18 @@ _CORE_COLUMNS: dict[str, tuple[type, float | int | bool]] = {
     "revenue": (np.float64, 0.0),  # revenue billed so far, currency
     "discounted_revenue": (np.float64, 0.0),  # sum of revenue(m) x d^m, d = (1 + rate)^(-1/12)
 }
+
+
+#: Columns declared by mechanisms (name -> (dtype, fill)), added to every book after the core.
+BOOK_COLUMNS: Registry[tuple[type, float | int | bool]] = Registry("book column")
+
+
+def register_column(name: str, dtype: type, fill: float | int | bool = 0) -> None:
+    """Declare a column every account book has (a mechanism's state others may read)."""
+    if name in _CORE_COLUMNS:
+        raise ValueError(f"{name!r} is a core column of the account book")
+    if BOOK_COLUMNS.get(name) != (dtype, fill):  # the same declaration twice is harmless
+        BOOK_COLUMNS.add(name, (dtype, fill))
 
 
 @dataclass
@@ -57,7 +73,7 @@ class AccountBook:
 
     def __post_init__(self) -> None:
         self.capacity = max(16, int(self.capacity))
-        for name, (dtype, fill) in _CORE_COLUMNS.items():
+        for name, (dtype, fill) in (*_CORE_COLUMNS.items(), *BOOK_COLUMNS.items()):
             self.add_column(name, dtype, fill)
 
     def add_column(

@@ -48,3 +48,14 @@ def test_every_extension_point_uses_the_registry_type() -> None:
         assert isinstance(reg, Registry)
     assert {"renewal", "billing"} & set(ACTORS)
     assert "tiered_by_arr" in COVERAGE_POLICIES and "upsell" in OFFER_KINDS
+
+
+def test_mechanism_state_is_declared_by_its_mechanism() -> None:
+    from simlib.account import _CORE_COLUMNS, BOOK_COLUMNS, AccountBook, register_column
+
+    assert "champion_lost" not in _CORE_COLUMNS
+    assert "champion_lost" in BOOK_COLUMNS  # declared by simlib/model/champion.py
+    assert "champion_lost" in AccountBook(capacity=4).columns
+    register_column("champion_lost", BOOK_COLUMNS["champion_lost"][0], False)  # again: harmless
+    with pytest.raises(ValueError, match="core column"):
+        register_column("mrr", float, 0.0)
