@@ -80,7 +80,7 @@ def test_stages_follow_the_streak_rules_month_by_month():
     p_streak, f_streak = np.zeros(n, int), np.zeros(n, int)
     stage = np.zeros(n, int)
     lost_promoter = 0
-    for m in range(sim.horizon - 1):  # the last month's end is beyond the horizon
+    for m in range(sim.horizon):  # the last month's stages are taken at the finish
         snap = rec.months[m]
         rows = np.flatnonzero(snap["alive"])
         s = snap["satisfaction"][rows]
@@ -100,23 +100,23 @@ def test_stages_follow_the_streak_rules_month_by_month():
     assert lost_promoter > 50  # and streaks do break
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "simlib bug: LoyaltyActor counts stages in close_month, which the calendar never calls "
-        "for the last month, and has no finish(); the monthly table reports 0 promoters and 0 "
-        "fans in month H-1 however many there are (OfferEngine.finish fills approvals_pending "
-        "for the same reason)"
-    ),
-)
 def test_the_last_month_reports_its_promoters_and_fans():
-    """Nobody churns, nobody arrives and satisfaction stays at fit: the promoter and fan
-    counts cannot change from month H-2 to month H-1."""
+    """Nobody churns, nobody arrives (no referrals either) and satisfaction stays at fit: the
+    promoter and fan counts cannot change from month H-2 to month H-1 (they read 0 there when
+    the stages were only counted as months closed)."""
     sim, _ = _run(
         "textbook",
-        ["population.initial_accounts=2000", "horizon_months=12", *NO_CHURN, *STAGES],
+        [
+            "population.initial_accounts=2000",
+            "horizon_months=12",
+            *NO_CHURN,
+            *STAGES,
+            "loyalty.promoter.referral_rate=0",
+            "loyalty.fan.referral_rate=0",
+        ],
         seed=2,
     )
+    assert sim.ledger["active_accounts"][-1] == 2000
     promoters, fans = sim.ledger["promoters"], sim.ledger["fans"]
     assert promoters[-2] > 100 and fans[-2] > 100
     assert (promoters[-1], fans[-1]) == (promoters[-2], fans[-2])
@@ -243,16 +243,6 @@ def test_satisfied_moving_champions_bring_accounts():
     assert abs(got - p * n) <= Z * np.sqrt(n * p * (1 - p)), (got, p * n)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "simlib bug: LoyaltyActor.close_month rebuilds the satisfaction before a champion's move "
-        "as satisfaction + champion.satisfaction_drop, but ChampionActor floors satisfaction at "
-        "1e-6; an account below the drop is floored and rebuilt as drop + 1e-6, so with "
-        "satisfaction_drop >= champion_min_satisfaction every moving champion counts as "
-        "satisfied"
-    ),
-)
 def test_unhappy_champions_never_refer_even_with_a_large_drop():
     """Every account sits at satisfaction 0.3 < 0.6 when its champion leaves (satisfaction is
     off and fit is 0.3 +- 0.015): no champion referral may come, whatever the drop."""
@@ -271,24 +261,7 @@ def test_unhappy_champions_never_refer_even_with_a_large_drop():
     assert sim.ledger["referrals_champion"].sum() == 0
 
 
-@pytest.mark.parametrize(
-    "annual_share",
-    [
-        0.0,
-        pytest.param(
-            1.0,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "simlib bug (or undocumented limit): LoyaltyActor sees a move as "
-                    "champion_lost & ~champion_seen, so a second champion leaving an annual "
-                    "account before its renewal clears the flag brings no referral, though "
-                    "ChampionActor counts it in champions_lost and drops satisfaction again"
-                ),
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("annual_share", [0.0, 1.0])
 def test_every_champion_move_can_bring_a_referral(annual_share):
     """champion_referral 1 and no satisfaction bar: each month's champion moves (the
     champions_lost column) all bring an account the next month, monthly or annual contract."""

@@ -11,8 +11,15 @@ At the end of each month ``m`` (before the renewal desk decides), for every acco
 * each promoter refers a new account with probability ``promoter.referral_rate``, each fan with
   ``fan.referral_rate`` (keyed stream ``referral``, slot = month);
 * each account whose champion left during the month (the champion mechanism) with satisfaction
-  at least ``champion_min_satisfaction`` before the move brings a new account with probability
-  ``champion_referral`` (stream ``champion_referral``).
+  at least ``champion_min_satisfaction`` just before the move (as the champion mechanism
+  recorded it, ``champion_satisfaction_before``) brings a new account with probability
+  ``champion_referral`` (stream ``champion_referral``). Every move counts, the second one before
+  an annual account's renewal included: the referral follows the person who changes job, not the
+  renewal at which the loss of the champion weighs on churn.
+
+The stages and the ``promoters`` / ``fans`` counts are also taken for the last month
+(:meth:`LoyaltyActor.finish`; the calendar closes no month beyond the horizon), without
+referrals, which would arrive beyond it.
 
 Referred accounts arrive at the start of month ``m + 1``, in the referrer's segment, with keys
 from :data:`simlib.rng.REFERRAL_OFFSET` on (paid acquisitions keep their keys and their luck).
@@ -54,7 +61,6 @@ class LoyaltyActor(Actor):
         book.add_column("loyalty_stage", np.int8, NEW, report=True)
         book.add_column("promoter_streak", np.int32, 0)
         book.add_column("fan_streak", np.int32, 0)
-        book.add_column("champion_seen", np.bool_, False)
         book.add_column("referred", np.bool_, False, report=True)
         for name in ("referrals", "referrals_champion", "promoters", "fans"):
             ledger.declare(name, integer=True)
@@ -63,8 +69,6 @@ class LoyaltyActor(Actor):
 
     def open_month(self, month: int) -> None:
         sim, book = self.sim, self.sim.book
-        # champion flags as they stand after the renewal desk cleared those renewed
-        book.champion_seen = book.champion_lost.copy()
         rows = self._referrers
         self._referrers = np.empty(0, dtype=np.intp)
         if rows.size == 0 or month == 0:
@@ -81,12 +85,13 @@ class LoyaltyActor(Actor):
         sim.ledger.add("referrals", month, rows.size)
         sim.ledger.add("referrals_champion", month, self._champion_count)
 
-    def close_month(self, month: int) -> None:
+    def _count_stages(self, month: int) -> NDArray[np.intp]:
+        """Streaks, stages and the month's promoter and fan counts; returns the rows alive."""
         sim, book = self.sim, self.sim.book
         cfg = sim.scenario.loyalty
         rows = book.alive_index()
         if rows.size == 0:
-            return
+            return rows
         s = book.satisfaction[rows]
         tenure = month - book.start_month[rows] + 1
         p_streak = np.where(s >= cfg.promoter.min_satisfaction, book.promoter_streak[rows] + 1, 0)
@@ -101,8 +106,15 @@ class LoyaltyActor(Actor):
         book.loyalty_stage[rows] = stage
         sim.ledger.set("promoters", month, int(np.count_nonzero(stage == PROMOTER)))
         sim.ledger.set("fans", month, int(np.count_nonzero(stage == FAN)))
-        if month + 1 >= sim.horizon:
+        return rows
+
+    def close_month(self, month: int) -> None:
+        sim, book = self.sim, self.sim.book
+        cfg = sim.scenario.loyalty
+        rows = self._count_stages(month)
+        if rows.size == 0 or month + 1 >= sim.horizon:
             return
+        stage = book.loyalty_stage[rows]
         rate = np.where(
             stage == FAN,
             cfg.fan.referral_rate,
@@ -112,10 +124,14 @@ class LoyaltyActor(Actor):
         referrers = rows[u < rate]
         champions = np.empty(0, dtype=np.intp)
         if cfg.champion_referral > 0 and sim.scenario.champion.enabled:
-            moved = rows[book.champion_lost[rows] & ~book.champion_seen[rows]]
-            before = book.satisfaction[moved] + sim.scenario.champion.satisfaction_drop
+            moved = rows[book.champion_moved_month[rows] == month]
+            before = book.champion_satisfaction_before[moved]
             moved = moved[before >= cfg.champion_min_satisfaction]
             u = sim.streams.uniform("champion_referral", book.key[moved], month)
             champions = moved[u < cfg.champion_referral]
         self._referrers = np.concatenate([referrers, champions])
         self._champion_count = int(champions.size)
+
+    def finish(self) -> None:
+        """The last month's stages and counts (its end lies beyond the horizon)."""
+        self._count_stages(self.sim.horizon - 1)
