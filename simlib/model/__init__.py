@@ -14,6 +14,7 @@ from . import (
     population,
     renewal,
     satisfaction,
+    tenure,
     usage,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "population",
     "renewal",
     "satisfaction",
+    "tenure",
     "usage",
 ]
