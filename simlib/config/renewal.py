@@ -84,6 +84,15 @@ class ChurnConfig(ContractChurn):
             "account's product fit, and removed per unit above it; 0 = no link"
         ),
     )
+    satisfaction_reference: Probability | None = Field(
+        default=None,
+        description=(
+            "null: the satisfaction link measures the gap to each account's product fit "
+            "(unobservable); a number (0-1): to this one reference health level for every "
+            "account, satisfaction_effect x (reference - satisfaction), which a churn model on "
+            "CRM health scores can fit (simlib.model.satisfaction)"
+        ),
+    )
 
 
 class Contracts(Strict):
