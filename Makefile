@@ -20,6 +20,7 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m ruff check simlib tests benchmarks
+	$(BIN)/python -m mypy simlib
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -295,8 +295,8 @@ def main(
         baselines[n] = {"numpy": numpy_row["am_per_s"], "naive": naive[naive_n]}
         for case in CASES:
             rows.append(_in_subprocess(case, n, 1 if big else repeat))
-    big = " (1 at 1,000,000 accounts)" if any(n >= 1_000_000 for n in sizes) else ""
-    print(f"Cases: {MONTHS} months, best of {repeat}{big}\n")
+    big_note = " (1 at 1,000,000 accounts)" if any(n >= 1_000_000 for n in sizes) else ""
+    print(f"Cases: {MONTHS} months, best of {repeat}{big_note}\n")
     _cases_table(rows, baselines)
     print(
         "vs numpy / vs naive: account-months per second over that of the bare numpy loop / "

@@ -121,6 +121,7 @@ def churn_probability(
         assert base.probability is not None
         return base.probability(sim, rows)
     z = base.contribution(sim, rows) if base is not None else np.zeros(rows.size)
+    assert z is not None  # a base term's contribution is the logit of its probability
     for c in extra:
         z = z + c
     return np.asarray(expit(z), dtype=np.float64)

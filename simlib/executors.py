@@ -242,7 +242,7 @@ class DaskExecutor(Executor):
         self._cluster: Any = None
         if scheduler:
             try:
-                self._client = Client(scheduler, timeout="20s")
+                self._client: Any = Client(scheduler, timeout="20s")
             except (OSError, TimeoutError) as exc:
                 raise UserInputError(
                     f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); give an address "

@@ -864,7 +864,7 @@ def churn_floor_curve(
     for i, beta in enumerate(levels):  # most churn (lowest beta) first
         off, on = per[f"beta {beta:g}"], per[f"beta {beta:g}, push"]
         churn = float(off["logo_churn_monthly"].mean())
-        push = paired_interval(
+        gain = paired_interval(
             off["revenue_per_opening_account"], on["revenue_per_opening_account"], level
         )
         d_growth = 100 * (on["arpa_growth"] - off["arpa_growth"])
@@ -878,9 +878,9 @@ def churn_floor_curve(
             "churn": churn,
             "revenue": float(off["revenue_per_opening_account"].mean()),
             "revenue_with_push": float(on["revenue_per_opening_account"].mean()),
-            "push_gain": push.mean,
-            "push_gain_low": push.low,
-            "push_gain_high": push.high,
+            "push_gain": gain.mean,
+            "push_gain_low": gain.low,
+            "push_gain_high": gain.high,
             "per_point_expansion": per_exp.mean,
             "per_point_expansion_low": per_exp.low,
             "per_point_expansion_high": per_exp.high,

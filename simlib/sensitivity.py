@@ -271,11 +271,11 @@ def global_sensitivity(
     run_list: list[dict[str, Any]] = [{}]  # the base point first, for the noise
     index_of: list[int] = []
     for p in points:
-        key = tuple(p.values())
-        if key not in unique:
-            unique[key] = len(run_list)
+        values = tuple(p.values())
+        if values not in unique:
+            unique[values] = len(run_list)
             run_list.append(p)
-        index_of.append(unique[key])
+        index_of.append(unique[values])
     reps = max(opts.replications, noise_replications)
     # the base point needs more replications than the others: run it separately
     base_run = run_point_list(scenario, [{}], opts.replace(replications=reps), method="base")

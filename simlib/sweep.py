@@ -20,7 +20,7 @@ import itertools
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,7 @@ def parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
     return ranges
 
 
-def grid_points(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
+def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values (the last key varies fastest)."""
     keys = list(grid)
     for key in keys:
@@ -440,7 +440,7 @@ def run_point_list(
 @accepts_run_options
 def sweep(
     scenario: str | Path | dict | Scenario,
-    grid: dict[str, Sequence[Any]] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
     *,
     lhs: int | None = None,
     ranges: dict[str, tuple[float, float]] | None = None,

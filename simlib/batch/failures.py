@@ -69,6 +69,6 @@ def error_text(exc: BaseException) -> tuple[str, str]:
     first = str(exc).strip().splitlines()
     head = f"{type(exc).__name__}: {first[0] if first else ''}".strip()
     if hasattr(exc, "ename") and hasattr(exc, "evalue"):  # papermill's execution error
-        head = f"{exc.ename}: {exc.evalue}"  # type: ignore[attr-defined]
+        head = f"{exc.ename}: {exc.evalue}"
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
     return head[:500], detail

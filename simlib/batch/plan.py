@@ -16,7 +16,7 @@ import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -105,8 +105,12 @@ NotebookRef = str | NotebookSpec
 class Notebooks(_Strict):
     """Notebooks run for each scenario and once for the whole batch."""
 
-    scenario: list[NotebookRef] = Field(default_factory=lambda: ["scenario_report"])
-    batch: list[NotebookRef] = Field(default_factory=lambda: ["policy_comparison"])
+    scenario: list[NotebookRef] = Field(
+        default_factory=lambda: cast("list[NotebookRef]", ["scenario_report"])
+    )
+    batch: list[NotebookRef] = Field(
+        default_factory=lambda: cast("list[NotebookRef]", ["policy_comparison"])
+    )
 
 
 class BatchFile(_Strict):

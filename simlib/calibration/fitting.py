@@ -249,7 +249,8 @@ def _newton_polish(
         ll0 = _loglik(a, b, c, e, w)
         for _ in range(20):
             x1 = np.clip(x + step, lo, hi)
-            if _loglik(*np.exp(x1), c, e, w) >= ll0:
+            a1, b1 = np.exp(x1)
+            if _loglik(a1, b1, c, e, w) >= ll0:
                 break
             step /= 2
         else:

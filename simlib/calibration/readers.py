@@ -137,7 +137,9 @@ def _check_counts(table: CsvTable, counts: NDArray[np.int64], label: str) -> Non
         )
 
 
-def retention_counts(d: RetentionData, fit_periods: int | None = None) -> tuple:
+def retention_counts(
+    d: RetentionData, fit_periods: int | None = None
+) -> tuple[NDArray, NDArray, list[float], list[float]]:
     """Counts for :func:`~simlib.calibration.fitting.fit_sbg` (periods 0..``fit_periods``)."""
     alive = d.alive if fit_periods is None else d.alive[: fit_periods + 1]
     t = np.arange(1, len(alive), dtype=np.float64)
@@ -223,7 +225,7 @@ def read_accounts(
     return out
 
 
-def account_counts(d: AccountData) -> tuple:
+def account_counts(d: AccountData) -> tuple[NDArray, NDArray, NDArray, NDArray]:
     """Counts for :func:`~simlib.calibration.fitting.fit_sbg`: churn and censoring by period."""
     ct, cw = np.unique(d.periods[d.churned], return_counts=True)
     st, sw = np.unique(d.periods[~d.churned], return_counts=True)

@@ -13,6 +13,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from ..errors import SimlibError, UserInputError
 
@@ -34,7 +35,7 @@ def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser],
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit code 2, like every input error
+    def error(self, message: str) -> NoReturn:  # exit code 2, like every input error
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 

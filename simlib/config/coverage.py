@@ -6,7 +6,7 @@ registered coverage policies at the runtime boundary (:func:`simlib.plugins.chec
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import Field, model_validator
 
@@ -146,7 +146,8 @@ class Alerts(Strict):
         default=2, description="months before a renewal in which a served alert can save it"
     )
     tiers: list[TierName] = Field(
-        default_factory=lambda: ["high", "low"], description="tiers whose accounts can alert"
+        default_factory=lambda: cast("list[TierName]", ["high", "low"]),
+        description="tiers whose accounts can alert",
     )
 
 

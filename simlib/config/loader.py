@@ -16,8 +16,9 @@ import copy
 import difflib
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -244,8 +245,8 @@ def fill_defaults(doc: dict[str, Any], filled: set[str] | None = None) -> dict[s
     segments = pop["segments"]
     if not isinstance(segments, dict):
         return out
-    inherited = {
-        block: out.get(block) if isinstance(out.get(block), dict) else {}
+    inherited: dict[str, dict[str, Any]] = {
+        block: cast("dict[str, Any]", out.get(block)) if isinstance(out.get(block), dict) else {}
         for block in ("churn", "satisfaction", "contracts")
     }
     for seg_name, seg in segments.items():
@@ -370,7 +371,7 @@ _MESSAGES = {
 }
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: Mapping[str, Any]) -> str:
     kind = err["type"]
     template = _MESSAGES.get(kind)
     if template is not None:

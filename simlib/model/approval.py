@@ -89,7 +89,7 @@ class DealBook:
     def _grow(self, needed: int) -> None:
         cap = max(needed, 2 * self.capacity)
         for name, (dtype, fill) in _COLUMNS.items():
-            new = np.full(cap, fill, dtype=dtype)
+            new: NDArray = np.full(cap, fill, dtype=dtype)
             if name in self._data:
                 new[: self.n] = self._data[name][: self.n]
             self._data[name] = new

@@ -240,16 +240,16 @@ def import_book(sim: Simulation, book: str | Path | ImportedBook) -> slice:
         segment=data.segment,
         contract_type=data.contract,
     )
-    book = sim.book
-    book.plan[rows] = data.plan
-    book.size[rows] = data.size
-    book.mrr[rows] = data.mrr
-    book.initial_mrr[rows] = data.mrr
+    accounts = sim.book
+    accounts.plan[rows] = data.plan
+    accounts.size[rows] = data.size
+    accounts.mrr[rows] = data.mrr
+    accounts.initial_mrr[rows] = data.mrr
     # an annual account renews at the end of month m when (m - anniversary) % 12 == 11
-    book.anniversary[rows] = -data.tenure_months
+    accounts.anniversary[rows] = -data.tenure_months
     _condition_risk_on_tenure(sim, rows, data)
     given = ~np.isnan(data.satisfaction)
     if given.any():
-        sat = book.satisfaction[rows]
+        sat = accounts.satisfaction[rows]
         sat[given] = np.clip(data.satisfaction[given], 1e-6, 1 - 1e-6)
     return rows

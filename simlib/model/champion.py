@@ -39,14 +39,14 @@ class ChampionActor(Actor):
     def enabled(cls, scenario: Scenario) -> bool:
         return scenario.champion.enabled
 
-    def __init__(self, sim) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, sim) -> None:
         super().__init__(sim)
         sim.ledger.declare("champions_lost", integer=True)
         sim.book.add_column("champion_moved_month", np.int32, -1)
         sim.book.add_column("champion_satisfaction_before", np.float64, np.nan)
         desk = sim.actor("renewal")
         if desk is not None:
-            desk.add_renewal_handler(self._renewed)  # type: ignore[attr-defined]
+            desk.add_renewal_handler(self._renewed)
 
     def _renewed(self, rows: NDArray[np.intp], month: int) -> None:
         """A renewal was decided: the loss of a champion counts once, at the next renewal."""

@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -71,6 +71,11 @@ from .budget import EPS, Budgets, FiscalCalendar
 from .population import SLOT_RISK
 from .renewal import RenewalDesk
 
+if TYPE_CHECKING:
+    from ..scenario import CustomOfferKindSpec, DownsellSpec
+    from .coverage.actor import CoverageActor
+
+
 __all__ = [
     "OFFER_KINDS",
     "OfferEngine",
@@ -78,6 +83,13 @@ __all__ = [
     "Proposal",
     "register_offer_kind",
 ]
+
+
+class _PlanTargets(Protocol):
+    """What every kind's spec answers: ``target_plans`` (a field, or None on the class)."""
+
+    target_plans: list[str] | None
+
 
 NEVER = -1_000_000
 
@@ -105,7 +117,7 @@ class Proposal:
     needs_approval: bool = True
 
     def subset(self, mask: NDArray[np.bool_]) -> Proposal:
-        def pick(a):  # type: ignore[no-untyped-def]
+        def pick(a):
             return None if a is None else a[mask]
 
         return Proposal(
@@ -215,6 +227,7 @@ def downsell(
     the cheapest allowed plan get none) or ``discount`` of MRR for ``discount_months``, booked
     as a one-off offer cost."""
     book = engine.sim.book
+    spec = cast("DownsellSpec", spec)
     if spec.mode == "discount":
         cost = book.mrr[rows] * spec.discount * spec.discount_months
         return Proposal(
@@ -328,7 +341,7 @@ class OfferEngine(Actor):
         self.open_deals = 0
         self._batches: list[dict[str, NDArray]] = []  # deals bought at once (B2C), per month
         self._to_annual: dict[int, list[NDArray[np.intp]]] = defaultdict(list)
-        self.coverage = sim.actor("coverage")
+        self.coverage = cast("CoverageActor | None", sim.actor("coverage"))
         self._loyalty = sim.actor("loyalty")
         renewal = sim.actor("renewal")
         if isinstance(renewal, RenewalDesk) and any(
@@ -343,10 +356,11 @@ class OfferEngine(Actor):
 
     def _allowed_plans(self, spec: OfferKindSpec) -> NDArray[np.bool_]:
         allowed = ~np.isnan(self.prices)
-        if spec.target_plans is not None:
+        targets = cast(_PlanTargets, spec).target_plans
+        if targets is not None:
             for i, names in enumerate(self.plan_names):
                 for j, name in enumerate(names):
-                    allowed[i, j] &= name in spec.target_plans
+                    allowed[i, j] &= name in targets
         return allowed
 
     def step_plan(
@@ -571,17 +585,19 @@ class OfferEngine(Actor):
             kept = prop.subset(accepted)
             if kept.rows.size:
                 self._apply(kept, month + 1)
-                book.risk[kept.rows] *= spec.risk_multiplier
+                # a save kind's spec has the save terms (DownsellSpec, CustomOfferKindSpec)
+                terms = cast("DownsellSpec | CustomOfferKindSpec", spec)
+                book.risk[kept.rows] *= terms.risk_multiplier
                 saved.append(kept.rows)
                 rows = np.setdiff1d(rows, kept.rows, assume_unique=True)
         return np.concatenate(saved) if saved else leaving[:0]
 
     # -- B2B deals ---------------------------------------------------------------------------
-    def start(self):  # type: ignore[no-untyped-def]
+    def start(self):
         """The deal desk: once a month, just before the month turns, decide the deals due."""
         return self._desk() if self.gated else None
 
-    def _desk(self):  # type: ignore[no-untyped-def]
+    def _desk(self):
         env = self.sim.env
         for month in range(self.sim.horizon):
             # the calendar turns at month + 1; decisions of this month come before it, and

@@ -94,6 +94,7 @@ def create_accounts(
         sigma = cfg.size_sigma
         if sigma > 0:
             size[mask] = np.exp(sigma * z_size[mask] - 0.5 * sigma * sigma)
+        assert cfg.annual_share is not None  # filled in from contracts by fill_defaults
         annual = mask & (u_contract < cfg.annual_share)
         if contract_type is not None:
             annual = mask & (np.asarray(contract_type) == CONTRACT_ANNUAL)

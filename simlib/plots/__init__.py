@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -563,7 +563,7 @@ def tornado(result: Any, outcome: str | None = None, currency: str = "USD") -> F
     (``low_effect_half_width``, ``high_effect_half_width``), when the table has them.
     """
     table = result.table if hasattr(result, "table") else result
-    outcome = outcome or getattr(result, "outcome", "outcome")
+    outcome = cast(str, outcome or getattr(result, "outcome", "outcome"))
     base = float(getattr(result, "base_mean", table["base_mean"].iloc[0]))
     data = table.assign(swing_abs=(table["high_mean"] - table["low_mean"]).abs())
     data = data.sort_values("swing_abs").reset_index(drop=True)

@@ -107,7 +107,7 @@ class CoverageActor(Actor):
         if isinstance(renewal, RenewalDesk) and cfg.alerts.save_probability > 0:
             renewal.add_save_handler(self.save)
 
-    def start(self):  # type: ignore[no-untyped-def]
+    def start(self):
         return self.team.start()
 
     def touch(self, rows: NDArray[np.intp], effect: float | NDArray[np.float64]) -> None:

@@ -15,7 +15,7 @@ A policy is a function ``policy(sim, rows) -> tiers`` returning one tier code pe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +25,7 @@ from ...tiers import HIGH, LOW, NONE, TECH, TIER_CODES, register_policy
 from .kernels import get_kernels
 
 if TYPE_CHECKING:
+    from ...config.base import BetaDist
     from ...engine import Simulation
 
 __all__ = ["by_score", "ltv_potential"]
@@ -84,8 +85,9 @@ def _ltv_tables(sim: Simulation) -> tuple[NDArray[np.float64], NDArray[np.float6
     annual ones."""
     segments = sim.scenario.segment_table()
     top_price = np.array([max(s.plans.values()) for s in segments.values()])
-    monthly_churn = np.array([s.churn.monthly.mean for s in segments.values()])
-    annual_churn = np.array([s.churn.annual.mean for s in segments.values()])
+    # segment_table() has every override filled in from the scenario's churn
+    monthly_churn = np.array([cast("BetaDist", s.churn.monthly).mean for s in segments.values()])
+    annual_churn = np.array([cast("BetaDist", s.churn.annual).mean for s in segments.values()])
     years_by = np.concatenate([1.0 / (12.0 * monthly_churn), 1.0 / annual_churn])
     return 12.0 * top_price, years_by
 

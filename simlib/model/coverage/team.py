@@ -185,7 +185,7 @@ class CSMTeam:
         }
 
     # -- processes -----------------------------------------------------------------------------
-    def start(self):  # type: ignore[no-untyped-def]
+    def start(self):
         """Start the CSMs' work (every CSM claims a job) and the weekly plan."""
         if self.cfg.csm.count > 0:
             self.env.process(self._first_claims())
@@ -240,7 +240,7 @@ class CSMTeam:
     # with weeks and months, not with jobs. (An end falling on the very instant of another
     # event is worked after it; with continuous arrival times this does not happen.)
 
-    def _first_claims(self):  # type: ignore[no-untyped-def]
+    def _first_claims(self):
         now = self.env.now
         if not self.fcfs:  # (first come first served: the dispatcher starts them all idle)
             for j in range(self.cfg.csm.count):
@@ -399,7 +399,7 @@ class CSMTeam:
         if q:
             cov._served_batches.append(out[:q])
 
-    def _weekly(self):  # type: ignore[no-untyped-def]
+    def _weekly(self):
         """The team's weekly plan: scheduled touches of every book within each CSM's budget."""
         env = self.env
         weekly = self.cfg.csm.hours_per_week

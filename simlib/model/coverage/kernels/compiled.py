@@ -15,7 +15,7 @@ jit: Any = numba.njit(cache=True, nogil=True)
 
 
 @jit
-def touch(satisfaction, touches_quarter, row, effect, diminishing):  # type: ignore[no-untyped-def]
+def touch(satisfaction, touches_quarter, row, effect, diminishing):
     """One touch of base ``effect`` (see numpy_backend.apply_touch)."""
     k = touches_quarter[row]
     eff = effect / (1.0 + diminishing * np.float64(k))
@@ -27,7 +27,7 @@ def touch(satisfaction, touches_quarter, row, effect, diminishing):  # type: ign
 
 
 @jit
-def week_plan(  # type: ignore[no-untyped-def]
+def week_plan(
     p_rows,
     p_next,
     p_tier,
@@ -142,19 +142,19 @@ def week_plan(  # type: ignore[no-untyped-def]
 
 
 @jit
-def _before(free, rank, a, b):  # type: ignore[no-untyped-def]
+def _before(free, rank, a, b):
     return free[a] < free[b] or (free[a] == free[b] and rank[a] < rank[b])
 
 
 @jit
-def _swap(free, rank, who, a, b):  # type: ignore[no-untyped-def]
+def _swap(free, rank, who, a, b):
     free[a], free[b] = free[b], free[a]
     rank[a], rank[b] = rank[b], rank[a]
     who[a], who[b] = who[b], who[a]
 
 
 @jit
-def _heap_down(free, rank, who, n, pos):  # type: ignore[no-untyped-def]
+def _heap_down(free, rank, who, n, pos):
     while True:
         child = 2 * pos + 1
         if child >= n:
@@ -168,7 +168,7 @@ def _heap_down(free, rank, who, n, pos):  # type: ignore[no-untyped-def]
 
 
 @jit
-def _heap_up(free, rank, who, pos):  # type: ignore[no-untyped-def]
+def _heap_up(free, rank, who, pos):
     while pos > 0:
         parent = (pos - 1) // 2
         if not _before(free, rank, pos, parent):
@@ -178,9 +178,7 @@ def _heap_up(free, rank, who, pos):  # type: ignore[no-untyped-def]
 
 
 @jit
-def fcfs_assign(  # type: ignore[no-untyped-def]
-    free, rank, who, n, idle, n_idle, now, arrival, dur, pushed, start, end, pop, csm
-):
+def fcfs_assign(free, rank, who, n, idle, n_idle, now, arrival, dur, pushed, start, end, pop, csm):
     """FcfsDispatcher.assign: give the month's alerts (by arrival) to the CSMs, first come first
     served. ``free, rank, who`` (the first ``n``) are the heap of busy CSMs by (free time,
     order); ``idle`` (the first ``n_idle``) the idle CSMs in the order they freed. CSMs free
@@ -231,7 +229,7 @@ def fcfs_assign(  # type: ignore[no-untyped-def]
 
 
 @jit
-def work(  # type: ignore[no-untyped-def]
+def work(
     i,
     stop,
     start,
@@ -277,7 +275,7 @@ def work(  # type: ignore[no-untyped-def]
 
 
 @jit
-def flush(rows, alive, satisfaction, touches_quarter, touches, effect, diminishing):  # type: ignore[no-untyped-def]
+def flush(rows, alive, satisfaction, touches_quarter, touches, effect, diminishing):
     """One touch of ``effect`` for each alive account among ``rows`` (once each)."""
     for r in np.unique(rows):
         if alive[r]:
@@ -286,7 +284,7 @@ def flush(rows, alive, satisfaction, touches_quarter, touches, effect, diminishi
 
 
 @jit
-def tech_month(  # type: ignore[no-untyped-def]
+def tech_month(
     alive,
     tier,
     tech_code,
@@ -330,7 +328,7 @@ phi_grid = (
 
 
 @jit
-def keyed_uniform(key, k1, k2):  # type: ignore[no-untyped-def]
+def keyed_uniform(key, k1, k2):
     """rng.keyed_uniform for one account key (``k2``: the stream's second word plus slot x
     golden ratio, as uint64)."""
     z = key ^ k1
@@ -353,7 +351,7 @@ def keyed_uniform(key, k1, k2):  # type: ignore[no-untyped-def]
 
 
 @jit
-def set_tiers(  # type: ignore[no-untyped-def]
+def set_tiers(
     rows, tiers, month, tier, initial_tier, tier_changes, next_touch, keys, k1, k2, cadence, none
 ):
     """numpy_backend.set_tiers: new tiers for ``rows``; an account entering a tier gets its
@@ -376,7 +374,7 @@ def set_tiers(  # type: ignore[no-untyped-def]
 
 
 @jit
-def place_in_books(rows, tiers, high, low, csms, room_high, room_low, csm):  # type: ignore[no-untyped-def]
+def place_in_books(rows, tiers, high, low, csms, room_high, room_low, csm):
     """numpy_backend.place_in_books when no tier overflows its room: the high- and low-touch
     accounts dealt round the CSMs in row order (into ``csm``). Returns whether none
     overflowed (else nothing is written) and the booked rows."""
@@ -408,7 +406,7 @@ def place_in_books(rows, tiers, high, low, csms, room_high, room_low, csm):  # t
 
 
 @jit
-def alert_screen(  # type: ignore[no-untyped-def]
+def alert_screen(
     rows,
     alive,
     tier,
@@ -459,7 +457,7 @@ def alert_screen(  # type: ignore[no-untyped-def]
 
 
 @jit
-def _kth_in_bin(score, bits, base, shift, cut, r):  # type: ignore[no-untyped-def]
+def _kth_in_bin(score, bits, base, shift, cut, r):
     """The r-th highest score of histogram bin ``cut``, and whether the next one differs."""
     q = 0
     for i in range(score.size):
@@ -477,7 +475,7 @@ def _kth_in_bin(score, bits, base, shift, cut, r):  # type: ignore[no-untyped-de
 
 
 @jit
-def tiers_by_rank(score, k, k_high, tech, low, high, out):  # type: ignore[no-untyped-def]
+def tiers_by_rank(score, k, k_high, tech, low, high, out):
     """numpy_backend.tiers_by_shares: the top ``k`` scores ``low``, the top ``k_high`` of them
     ``high``, the rest ``tech`` (into ``out``), when both sets are unambiguous (no tie across
     either cut; 0 <= k_high <= k < size; every score finite and >= 0). Returns whether it did.
@@ -523,7 +521,7 @@ def tiers_by_rank(score, k, k_high, tech, low, high, out):  # type: ignore[no-un
 
 
 @jit
-def ltv_potential(rows, segment, contract, size, tp12, years_by, annual, margin):  # type: ignore[no-untyped-def]
+def ltv_potential(rows, segment, contract, size, tp12, years_by, annual, margin):
     """numpy_backend.ltv_potential for ``rows``: 12 x top price x size x gross margin x expected
     years, in that order of multiplication (as the numpy code)."""
     n_seg = tp12.size
@@ -540,7 +538,7 @@ def ltv_potential(rows, segment, contract, size, tp12, years_by, annual, margin)
 
 
 @jit
-def saves(leaving, month, served_month, window, keys, k1, k2, probability):  # type: ignore[no-untyped-def]
+def saves(leaving, month, served_month, window, keys, k1, k2, probability):
     """numpy_backend.saves: the leaving accounts served within ``window`` months that stay, by
     a keyed uniform below ``probability``. Returns (saved rows, how many were recent)."""
     out = np.empty(leaving.size, dtype=leaving.dtype)

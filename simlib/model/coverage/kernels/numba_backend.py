@@ -301,4 +301,4 @@ def week_plan(
     )
     if not exact_hours or not 0 < p_next.size < 2**21:
         return reference.week_plan(*args, exact_hours)  # type: ignore[call-arg]
-    return compiled.week_plan(*args)  # type: ignore[no-any-return]
+    return compiled.week_plan(*args)

@@ -302,7 +302,7 @@ class FcfsDispatcher:
             self.pushed, k = self.claim_blocks(arrival, k, dur, self.pushed, start, end, pop, csm)
             self._one_by_one(k, arrival, dur, start, end, pop, csm)
 
-    def _at_this_instant(self, now: float, arrival, dur, start, end, pop, csm) -> int:  # type: ignore[no-untyped-def]
+    def _at_this_instant(self, now: float, arrival, dur, start, end, pop, csm) -> int:
         """CSMs whose job ends at this very instant take a job first (as in the priority
         queue's claims). Returns the first job not given out."""
         tails, pushed, n, k = self.tails, self.pushed, arrival.size, 0
@@ -317,7 +317,7 @@ class FcfsDispatcher:
         self.pushed = pushed
         return k
 
-    def _to_idle(self, k: int, now: float, arrival, dur, start, end, pop, csm) -> int:  # type: ignore[no-untyped-def]
+    def _to_idle(self, k: int, now: float, arrival, dur, start, end, pop, csm) -> int:
         """Then the idle CSMs, in the order they freed, take a job each from ``k``."""
         idle, pushed = self.idle, self.pushed
         m = min(len(idle), arrival.size - k)
@@ -339,7 +339,7 @@ class FcfsDispatcher:
             self.pushed = pushed + m
         return k + m
 
-    def _one_by_one(self, k: int, arrival, dur, start, end, pop, csm) -> None:  # type: ignore[no-untyped-def]
+    def _one_by_one(self, k: int, arrival, dur, start, end, pop, csm) -> None:
         """Then each job from ``k`` goes to the CSM that frees first, job by job."""
         tails, pushed = self.tails, self.pushed
         replace = heapq.heapreplace
