@@ -6,7 +6,10 @@ What is pinned, per preset, in this folder:
   read back is the float written);
 * ``<preset>.monthly.csv``: the monthly table, likewise;
 * ``accounts.json``: a SHA-256 digest of each preset's accounts table (its values, column by
-  column; too large to keep as text).
+  column; too large to keep as text) and the columns it covers.
+
+A column added since (a new figure, a new mechanism's column) is not a change of the pinned
+results; ``make golden`` pins it too.
 
 A change that is meant to change results refreshes them with ``make golden`` (this module run as
 a script with ``--refresh``) and says so in its commit message; any other change leaves them as
@@ -72,12 +75,12 @@ def to_csv_text(table: pd.DataFrame) -> str:
 
 def refresh() -> None:
     """Rewrite every golden file from the current code."""
-    digests: dict[str, str] = {}
+    digests: dict[str, dict] = {}
     for name in preset_names():
         summary, monthly, accounts = simulate_preset(name)
         (HERE / f"{name}.summary.csv").write_text(to_csv_text(summary))
         (HERE / f"{name}.monthly.csv").write_text(to_csv_text(monthly))
-        digests[name] = table_digest(accounts)
+        digests[name] = {"columns": list(accounts.columns), "digest": table_digest(accounts)}
         print(f"{name}: {len(summary)} replications, {len(accounts):,} accounts")
     (HERE / "accounts.json").write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
 
