@@ -42,7 +42,7 @@ def test_each_built_in_kind_has_its_own_spec_model():
     common = set(config.OfferKindSpec.model_fields)
     assert set(config.UpsellSpec.model_fields) - common == {"target_plans"}
     assert set(config.CrossSellSpec.model_fields) == common
-    assert set(config.TermConversionSpec.model_fields) == common
+    assert set(config.TermConversionSpec.model_fields) - common == {"keep_risk"}
     save = {"target_plans", "mode", "discount", "discount_months", "risk_multiplier"}
     assert set(config.DownsellSpec.model_fields) - common == save
     # kinds that move no plan still answer target_plans (the engine's plan mask reads it)

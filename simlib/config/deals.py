@@ -62,6 +62,14 @@ class Budget(Strict):
     scale_with_size: bool = Field(
         default=True, description="multiply the budget by the account's size"
     )
+    displace_probability: Probability = Field(
+        default=0.0,
+        description=(
+            "chance that an approved deal which does not fit the budget left displaces other "
+            "spending and lands at once, using up what is left (keyed stream budget_displace); "
+            "otherwise on_shortfall decides; 0 = never"
+        ),
+    )
     on_shortfall: Literal["defer", "lose"] = Field(
         default="defer",
         description="a deal that does not fit: wait for the next fiscal year, or be lost",

@@ -4,7 +4,8 @@ Each built-in kind has a spec model of its own, chosen by its key under ``offers
 every kind has the targeting, channel and acceptance keys of :class:`OfferKindSpec`;
 ``upsell`` adds ``target_plans`` (:class:`UpsellSpec`), ``downsell`` adds ``target_plans`` and
 its save terms ``mode``, ``discount``, ``discount_months``, ``risk_multiplier``
-(:class:`DownsellSpec`); ``cross_sell`` and ``term_conversion`` add nothing. A key of another
+(:class:`DownsellSpec`), ``term_conversion`` adds ``keep_risk`` (:class:`TermConversionSpec`);
+``cross_sell`` adds nothing. A key of another
 kind is an error naming the allowed keys, except one holding exactly the value it had in the
 single model of earlier versions (a resolved.yaml written by them), which is dropped.
 
@@ -28,11 +29,13 @@ __all__ = [
     "BUILTIN_OFFER_KINDS",
     "OFFER_KIND_SPECS",
     "Addon",
+    "AddonCancellation",
     "CrossSellSpec",
     "CustomOfferKindSpec",
     "DownsellSpec",
     "Fatigue",
     "Intent",
+    "Moments",
     "OfferKindSpec",
     "Offers",
     "TermConversionSpec",
@@ -55,19 +58,23 @@ class Addon(Strict):
     )
 
 
+#: A shift of the log-odds of acceptance (|20| moves 0.5 to 2e-9 or 1 - 2e-9)
+LogOddsShift = Annotated[float, Field(ge=-20.0, le=20.0)]
+
 # Keys whose default differs between kinds (the spec model of each kind sets its own)
 BaseIntent = Annotated[
     float,
     Field(ge=-50.0, le=50.0, description="log-odds of accepting before the terms of offers.intent"),
 ]
 Timing = Annotated[
-    Literal["random", "renewal", "before_renewal", "usage_spike", "onboarding"],
+    Literal["random", "renewal", "before_renewal", "usage_spike", "onboarding", "request"],
     Field(
         description=(
             "random: any month; renewal: the month ending in the account's renewal (every month "
             "on a monthly contract); before_renewal: within days_before_renewal of it; "
             "usage_spike: the month usage first reaches usage.near_limit; onboarding: the month "
-            "onboarding completes (tenure = min_tenure_months)"
+            "onboarding completes (tenure = min_tenure_months); request: a month the account "
+            "asks about features (offers.moments.request_rate)"
         )
     ),
 ]
@@ -197,6 +204,15 @@ class TermConversionSpec(OfferKindSpec):
 
     base_intent: BaseIntent = -3.0
     timing: Timing = "renewal"
+    keep_risk: bool = Field(
+        default=False,
+        description=(
+            "false: a converted account takes its quantile of the annual contracts' churn "
+            "distribution (the annual book's self-selection treated as caused by the contract); "
+            "true: it keeps its own latent monthly churn risk r, now faced once a year at its "
+            "renewal as 1 - (1 - r)^12, so conversion changes churn opportunities and price only"
+        ),
+    )
 
 
 class CustomOfferKindSpec(_SaveTerms, _PlanTargets, OfferKindSpec):
@@ -259,14 +275,114 @@ class Intent(Strict):
     )
 
 
+class Moments(Strict):
+    """Timing of an offer, apart from its relevance: log-odds of acceptance added for the
+    moment it is made (simlib.model.engagement). Every moment that holds adds its term; an
+    offer made at none of them (a random month) gets ``off_moment``. All 0 by default (today's
+    acceptance). Save offers (downsell) are made at the account's renewal and get none."""
+
+    renewal: LogOddsShift = Field(
+        default=0.0,
+        description=(
+            "log-odds added within renewal_window_months of an annual contract's renewal (the "
+            "renewal month included; a monthly contract renews every month: no moment)"
+        ),
+    )
+    renewal_window_months: Annotated[int, Field(ge=1, le=12)] = Field(
+        default=2, description="months of the renewal moment, the renewal month included"
+    )
+    near_limit: LogOddsShift = Field(
+        default=0.0, description="log-odds added while usage >= usage.near_limit"
+    )
+    onboarding: LogOddsShift = Field(
+        default=0.0,
+        description=(
+            "log-odds added in the onboarding_window_months from the month onboarding completes "
+            "(tenure = the kind's min_tenure_months)"
+        ),
+    )
+    onboarding_window_months: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = Field(
+        default=1, description="months of the onboarding moment"
+    )
+    request: LogOddsShift = Field(
+        default=0.0, description="log-odds added in a month the account asks about features"
+    )
+    request_rate: Probability = Field(
+        default=0.0,
+        description=(
+            "chance per month that an account asks about features (keyed stream "
+            "feature_request); 0 = never"
+        ),
+    )
+    off_moment: LogOddsShift = Field(
+        default=0.0,
+        description="log-odds added to an offer made at none of the moments above (<= 0: worse)",
+    )
+
+    def any_set(self) -> bool:
+        """Whether any moment moves acceptance (all 0: the term is skipped)."""
+        return any(
+            v != 0.0
+            for v in (self.renewal, self.near_limit, self.onboarding, self.request, self.off_moment)
+        )
+
+
 class Fatigue(Strict):
-    """What an irrelevant offer (relevance below offers.relevance_threshold) costs."""
+    """What unwanted offers cost: irrelevant ones (relevance below offers.relevance_threshold,
+    accepted or not), declined ones, and declined ones made at no good moment
+    (offers.moments). Each drop is multiplied by 1 + frequency_effect x the offers the account
+    received before, each weighted 0.5 ^ (months ago / frequency_half_life_months)."""
 
     satisfaction_drop: Probability = Field(
         default=0.05, description="fall in satisfaction (0-1 scale) per irrelevant offer"
     )
     usage_drop: Probability = Field(
         default=0.05, description="share of usage lost per irrelevant offer (fewer logins)"
+    )
+    declined_satisfaction_drop: Probability = Field(
+        default=0.0, description="fall in satisfaction (0-1 scale) per declined offer"
+    )
+    off_moment_satisfaction_drop: Probability = Field(
+        default=0.0,
+        description=(
+            "further fall in satisfaction per declined offer made at none of offers.moments "
+            "(badly timed)"
+        ),
+    )
+    engagement_drop: Probability = Field(
+        default=0.0,
+        description=(
+            "share of engagement (logins, visits; 1 = full) lost per unwanted offer (irrelevant, "
+            "declined or badly timed); engagement drags usage (usage.engagement_effect)"
+        ),
+    )
+    engagement_recovery: Probability = Field(
+        default=0.1, description="share of lost engagement regained per month"
+    )
+    frequency_effect: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        default=0.0,
+        description="rise of every drop per recent offer received (0 = drops do not grow)",
+    )
+    frequency_half_life_months: Annotated[float, Field(gt=0.0, le=MAX_HORIZON)] = Field(
+        default=6.0, description="months after which an offer weighs half in the count"
+    )
+
+
+class AddonCancellation(Strict):
+    """Owned add-ons are cancelled (contraction MRR from the next month): each month with
+    P = logistic(logit(monthly_rate) + relevance_effect x (0.5 - relevance)), the add-on's
+    relevance to the account's segment; monthly_rate 0 (the default): never."""
+
+    monthly_rate: Probability = Field(
+        default=0.0,
+        description="chance per month that an owned add-on of relevance 0.5 is cancelled",
+    )
+    relevance_effect: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        default=4.0,
+        description=(
+            "log-odds of cancelling per unit of relevance below 0.5 (the scale of "
+            "offers.intent.relevance_to_intent)"
+        ),
     )
 
 
@@ -298,7 +414,9 @@ class Offers(Strict):
         default=0.8, description="relevance from which a cross-sell is a strong reason to buy"
     )
     intent: Intent = Field(default_factory=Intent)
+    moments: Moments = Field(default_factory=Moments)
     fatigue: Fatigue = Field(default_factory=Fatigue)
+    addon_cancellation: AddonCancellation = Field(default_factory=AddonCancellation)
 
     @model_validator(mode="after")
     def _check_addons(self) -> Offers:

@@ -13,14 +13,23 @@ does the rest, vectorized over the book, once a month after billing and CS cover
    churn, through the renewal desk's save handler, and keeps those who accept.
 2. **Acceptance**: P = logistic(base_intent + satisfaction_to_intent x (satisfaction - 0.5)
    + relevance_to_intent x (relevance - 0.5) + fan_bonus x [fan and relevant]
-   + strong_reason_bonus x [strong reason]) against a keyed uniform (stream ``offer_accept.K``).
+   + strong_reason_bonus x [strong reason] + the moment's terms) against a keyed uniform
+   (stream ``offer_accept.K``); the moments (renewal window, usage near the limit, onboarding
+   done, a customer request, or none: ``offers.moments``) are in :mod:`simlib.model.engagement`.
 3. **Fatigue**: an offer with relevance below ``relevance_threshold`` lowers satisfaction by
    ``fatigue.satisfaction_drop`` and usage by the share ``fatigue.usage_drop``, accepted or not
-   (which feeds churn through ``churn.satisfaction_effect``).
+   (which feeds churn through ``churn.satisfaction_effect``); declined and badly timed offers,
+   engagement and the growth of every drop with the frequency of offers are in
+   :mod:`simlib.model.engagement` (all off by default).
 4. **Buying**: B2C accounts (and B2B ones with approval and budget gates off) buy at once: the
    MRR change takes effect at the next billing month. An accepted upsell / cross-sell of a B2B
    account goes through the approval chain (:mod:`simlib.model.approval`) and the budget gate
    (:mod:`simlib.model.budget`) as a simpy process; only an approved, funded deal changes MRR.
+
+**Add-on cancellation** (``offers.addon_cancellation``): each month an owned add-on is cancelled
+with P = logistic(logit(monthly_rate) + relevance_effect x (0.5 - relevance)) (keyed stream
+``addon_cancel``, slot month x 64 + add-on), its MRR removed from the next month (contraction
+MRR; ``addons_cancelled``); monthly_rate 0 by default: never.
 
 MRR changes (currency per month) scale list-price differences by the account's size and by
 ``1 - contracts.annual_discount`` on annual contracts. An offer through channel ``csm`` adds
@@ -45,7 +54,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, cast
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
 from ..distributions import beta_ppf
@@ -68,6 +77,7 @@ from .approval import (
     draw_chains,
 )
 from .budget import EPS, Budgets, FiscalCalendar
+from .engagement import after_offers, age_pressure, ensure_columns, moment_log_odds, requested
 from .population import SLOT_RISK
 from .renewal import RenewalDesk
 
@@ -89,6 +99,7 @@ class _PlanTargets(Protocol):
     """What every kind's spec answers: ``target_plans`` (a field, or None on the class)."""
 
     target_plans: list[str] | None
+
 
 
 NEVER = -1_000_000
@@ -334,6 +345,14 @@ class OfferEngine(Actor):
             "deals_lost",
         ):
             ledger.declare(name, integer=True)
+        ensure_columns(sim)
+        # columns of mechanisms that are off by default appear only when they are on
+        if cfg.addon_cancellation.monthly_rate > 0 and addons:
+            ledger.declare("addons_cancelled", integer=True)
+        if scenario.budget.enabled and scenario.budget.displace_probability > 0:
+            ledger.declare("deals_displaced", integer=True)
+        conversion = self.kinds.get("term_conversion")
+        self._keep_risk = bool(getattr(conversion, "keep_risk", False))
         self.gated = scenario.approval.enabled or scenario.budget.enabled
         self.calendar = FiscalCalendar(sim)
         self.budgets = Budgets(sim, self.calendar) if scenario.budget.enabled else None
@@ -426,6 +445,8 @@ class OfferEngine(Actor):
                 ok = ~annual | (into >= 12 - max(window, 1))
             elif spec.timing == "onboarding":
                 ok = month - book.start_month[rows] == spec.min_tenure_months
+            elif spec.timing == "request":
+                ok = requested(sim, rows, month)
             else:  # usage_spike
                 near = sim.scenario.usage.near_limit
                 ok = (book.usage[rows] >= near) & (book.usage_prev[rows] < near)
@@ -462,19 +483,19 @@ class OfferEngine(Actor):
             + intent.relevance_to_intent * (prop.relevance - 0.5)
             + intent.strong_reason_bonus * prop.strong
         )
+        save = OFFER_KINDS[kind].trigger == "save"  # made at the renewal: no moment terms
+        moments, off_moment = (
+            (None, None) if save else moment_log_odds(sim, rows, month, spec.min_tenure_months)
+        )
+        if moments is not None:
+            z = z + moments
         if self._loyalty is not None and intent.fan_bonus:
             from .loyalty import FAN
 
             z = z + intent.fan_bonus * ((book.loyalty_stage[rows] == FAN) & relevant)
         u = sim.streams.uniform(f"offer_accept.{kind}", book.key[rows], month)
         accepted = u < expit(z)
-        tired = rows[~relevant]
-        if tired.size:
-            fat = cfg.fatigue
-            book.satisfaction[tired] = np.maximum(
-                book.satisfaction[tired] - fat.satisfaction_drop, 1e-6
-            )
-            book.usage[tired] = np.maximum(book.usage[tired] * (1.0 - fat.usage_drop), 0.01)
+        after_offers(sim, rows, ~relevant, None if save else ~accepted, off_moment)
         ledger.add(f"offers_accepted_{kind}", ledger_month, int(accepted.sum()))
         ledger.add(f"offers_rejected_{kind}", ledger_month, int(n - accepted.sum()))
         if prop.cost is not None:
@@ -492,6 +513,8 @@ class OfferEngine(Actor):
         if month + 1 >= sim.horizon:
             return
         rows = book.alive_index()
+        age_pressure(sim, rows)
+        self._cancel_addons(rows, month)
         for kind, spec in self.kinds.items():
             if OFFER_KINDS[kind].trigger != "month":
                 continue
@@ -545,6 +568,33 @@ class OfferEngine(Actor):
             ratio = self.limits[seg, book.plan[rows]] / self.limits[seg, prop.plan]
             book.usage[rows] = np.maximum(book.usage[rows] * ratio, 0.01)
 
+    def _cancel_addons(self, rows: NDArray[np.intp], month: int) -> None:
+        """Owned add-ons cancelled this month (see the module docstring): the add-on's bit is
+        cleared now and its MRR (price x size x contract factor) removed from next month."""
+        rate = self.sim.scenario.offers.addon_cancellation.monthly_rate
+        if rate <= 0 or self.addon_price.size == 0:
+            return
+        sim, book = self.sim, self.sim.book
+        effect = sim.scenario.offers.addon_cancellation.relevance_effect
+        rows = rows[book.addons[rows] != 0]
+        cancelled = 0
+        for j in range(self.addon_price.size):
+            owned = rows[(book.addons[rows] >> j) & 1 == 1]
+            if owned.size == 0:
+                continue
+            rel = self.relevance[book.segment[owned], j]
+            p = expit(logit(rate) + effect * (0.5 - rel)) if rate < 1 else np.ones(owned.size)
+            u = sim.streams.uniform("addon_cancel", book.key[owned], month * 64 + j)
+            gone = owned[u < p]
+            if gone.size == 0:
+                continue
+            book.addons[gone] &= ~(np.int64(1) << j)
+            delta = -self.addon_price[j] * book.size[gone] * self.contract_factor(gone)
+            sim.change_mrr_by(gone, delta, month + 1)
+            book.change_at[gone] = month + 1  # no offer before the change lands
+            cancelled += gone.size
+        sim.ledger.add("addons_cancelled", month, cancelled)
+
     def _flip_to_annual(self, month: int) -> None:
         """Term conversions take effect: annual contract from this month, annual churn risk."""
         batches = self._to_annual.pop(month, [])
@@ -557,6 +607,9 @@ class OfferEngine(Actor):
             return
         book.contract[rows] = CONTRACT_ANNUAL
         book.anniversary[rows] = month
+        if self._keep_risk:  # its own latent monthly risk r, faced once a year
+            book.risk[rows] = -np.expm1(12.0 * np.log1p(-book.risk[rows]))
+            return
         # the account keeps its rank in the risk distribution, now that of annual contracts
         u = keyed_uniform(sim.streams.key("population"), book.key[rows], SLOT_RISK)
         seg = book.segment[rows]
@@ -710,6 +763,10 @@ class OfferEngine(Actor):
         ledger_month = self._month_now()
         seg = d.column("segment")[deals]
         cal = budgets.calendar
+        if cfg.displace_probability > 0:  # some deals displace other spending and land now
+            keep = self._displace(deals, rows, effective)
+            deals, rows, times = deals[keep], rows[keep], times[keep]
+            cost, seg = cost[keep], seg[keep]
         too_big = cost > budgets.annual(rows) + 1e-9
         in_window = cal.months_into_year(effective, seg) >= 12 - cfg.draft_window_months
         lose = too_big | ((cfg.on_shortfall == "lose") & ~in_window)
@@ -728,6 +785,21 @@ class OfferEngine(Actor):
         now = times[defer]
         d.schedule(later, now + np.maximum(start - EPS - now, 0.0), wake=True)
         return int(lose.sum())
+
+    def _displace(
+        self, deals: NDArray[np.intp], rows: NDArray[np.intp], effective: int
+    ) -> NDArray[np.bool_]:
+        """Deals short of budget that displace other spending (a keyed draw of stream
+        ``budget_displace`` below ``budget.displace_probability``) land from ``effective``,
+        using up what is left of the budget; returns the mask of the others."""
+        sim, book = self.sim, self.sim.book
+        u = sim.streams.uniform("budget_displace", book.key[rows], sim.month)
+        displace = u < sim.scenario.budget.displace_probability
+        if displace.any():
+            book.budget_left[rows[displace]] = 0.0
+            sim.ledger.add("deals_displaced", self._month_now(), int(displace.sum()))
+            self._land(deals[displace], rows[displace], np.full(displace.sum(), effective))
+        return ~displace
 
     def _land(
         self, deals: NDArray[np.intp], rows: NDArray[np.intp], effective: NDArray[np.int64]

@@ -4,7 +4,12 @@ New accounts start at a keyed draw (stream ``usage_init``) from Beta ``segments.
 ``usage.initial``). Each month, for every account alive (stream ``usage``, slot = month):
 
     usage <- usage x exp(growth_per_month + satisfaction_effect x (satisfaction - fit)
+                         - engagement_effect x (1 - engagement)
                          + volatility x N(0, 1)),   kept within [0.01, 3].
+
+Engagement (1 = full) falls with unwanted offers and recovers month by month
+(:mod:`simlib.model.engagement`); with ``usage.engagement_effect`` 0 (the default) or engagement
+fatigue off, the engagement term is absent.
 
 Offers act on usage elsewhere: an irrelevant offer cuts it (fatigue) and an upgrade divides it
 by (new plan limit / old plan limit). Usage at or above ``usage.near_limit`` is a targeting
@@ -23,6 +28,7 @@ import numpy as np
 from ..distributions import beta_ppf
 from ..engine import Actor, Simulation, register_actor
 from ..scenario import Scenario
+from .engagement import engagement_month, ensure_columns
 
 __all__ = ["MAX_USAGE", "MIN_USAGE", "UsageActor"]
 
@@ -43,6 +49,7 @@ class UsageActor(Actor):
         sim.book.add_column("usage", np.float64, -1.0, report=True)
         sim.book.add_column("usage_prev", np.float64, -1.0)
         sim.ledger.declare("mean_usage")
+        ensure_columns(sim)
         segments = sim.scenario.segment_table()
         default = sim.scenario.usage.initial
         self._initial = [seg.usage or default for seg in segments.values()]
@@ -75,6 +82,9 @@ class UsageActor(Actor):
         step = cfg.growth_per_month + cfg.satisfaction_effect * (
             book.satisfaction[rows] - book.fit[rows]
         )
+        drag = engagement_month(sim, rows)
+        if drag is not None:
+            step = step - drag
         if cfg.volatility > 0:
             step = step + cfg.volatility * sim.streams.normal("usage", book.key[rows], month)
         usage = np.clip(usage * np.exp(step), MIN_USAGE, MAX_USAGE)
