@@ -101,7 +101,6 @@ class _PlanTargets(Protocol):
     target_plans: list[str] | None
 
 
-
 NEVER = -1_000_000
 
 
