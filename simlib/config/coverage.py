@@ -15,7 +15,10 @@ from .base import MAX_HORIZON, NonNegative, Probability, Strict
 __all__ = [
     "Alerts",
     "CSMTeam",
+    "Capacity",
     "Coverage",
+    "Digital",
+    "Growth",
     "Requests",
     "TechTier",
     "TierName",
@@ -163,6 +166,56 @@ class Requests(Strict):
     )
 
 
+class Capacity(Strict):
+    """The ``by_capacity`` policy: the team's hours decide how many accounts get a CSM."""
+
+    planned_share: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        default=0.8,
+        description=(
+            "share of the CSMs' weekly hours planned for scheduled touches; the rest is left "
+            "for alerts and requests"
+        ),
+    )
+
+
+class Growth(Strict):
+    """LTV potential recomputed at each re-assignment from the account as it is now."""
+
+    enabled: bool = Field(
+        default=False,
+        description=(
+            "recompute LTV potential from current MRR, usage and satisfaction at each "
+            "re-assignment (off: from the top plan and the account's size, fixed at arrival)"
+        ),
+    )
+    health_effect: Annotated[float, Field(ge=0.0, le=50.0)] | None = Field(
+        default=None,
+        description=(
+            "log-odds of churn per unit of satisfaction the account manager assumes when "
+            "projecting an account's lifetime; unset: churn.satisfaction_effect"
+        ),
+    )
+
+
+class Digital(Strict):
+    """A pooled digital-CS queue that works the health alerts of tech-touch accounts."""
+
+    hours_per_week: Annotated[float, Field(ge=0.0, le=100_000.0)] = Field(
+        default=0.0,
+        description="hours the digital-CS pool works a week (0 = no pool, tech touch never alerts)",
+    )
+    hours_per_alert: Annotated[float, Field(gt=0.0, le=100.0)] | None = Field(
+        default=None, description="hours the pool spends on one alert; unset: alerts.hours"
+    )
+    cost_per_hour: NonNegative | None = Field(
+        default=None,
+        description=(
+            "cost of one pool hour (currency); unset: a CSM's hour (csm.cost_per_month over "
+            "the CSM's hours in a month)"
+        ),
+    )
+
+
 class Coverage(Strict):
     """Customer-success coverage: tiers by a named policy, a CSM team, touches, alerts."""
 
@@ -170,7 +223,8 @@ class Coverage(Strict):
         default="none",
         description=(
             "coverage policy by name: none, uniform_low_touch, tech_touch_only, tiered_by_arr, "
-            "tiered_by_ltv_potential, rules (the `rules` list), or one registered in Python"
+            "tiered_by_ltv_potential, by_capacity, rules (the `rules` list), or one registered "
+            "in Python"
         ),
     )
     reassign_every_months: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = Field(
@@ -192,10 +246,25 @@ class Coverage(Strict):
     csm: CSMTeam = Field(default_factory=CSMTeam)
     alerts: Alerts = Field(default_factory=Alerts)
     requests: Requests = Field(default_factory=Requests)
+    capacity: Capacity = Field(
+        default_factory=Capacity, description="the by_capacity policy's planning of hours"
+    )
+    growth: Growth = Field(
+        default_factory=Growth, description="LTV potential that moves with the account"
+    )
+    digital: Digital = Field(
+        default_factory=Digital, description="a digital-CS pool for tech-touch alerts"
+    )
 
     @model_validator(mode="after")
     def _check_policy(self) -> Coverage:
         # whether the policy is registered is checked at the runtime boundary (simlib.plugins)
         if self.policy == "rules" and not self.rules:
             raise ValueError("policy 'rules' needs a non-empty `rules` list")
+        th = self.thresholds
+        if self.policy == "by_capacity" and (th.high is not None or th.low is not None):
+            raise ValueError(
+                "policy 'by_capacity' ranks by shares of the book (coverage.shares); "
+                "unset coverage.thresholds or choose tiered_by_ltv_potential"
+            )
         return self

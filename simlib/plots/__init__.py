@@ -32,6 +32,7 @@ __all__ = [
     "active_accounts_and_arpa",
     "cohort_retention_heatmap",
     "cost_vs_value",
+    "csm_headcount",
     "forest_plot",
     "ltv_distribution",
     "metric_bars",
@@ -679,4 +680,40 @@ def sensitivity_indices(result: Any, currency: str = "USD") -> Figure:
     ax.set_yticks(y, table["parameter"])
     ax.set_title(f"{title} ({result.replications} replications a point)")
     ax.legend(loc="lower right")
+    return fig
+
+
+def csm_headcount(
+    result: Any, metric: str = "net_value", key: str = "coverage.csm.count", currency: str = "USD"
+) -> Figure:
+    """``metric`` (net value by default: margin less CS and offer costs, currency over the
+    horizon) against CSM headcount from a sweep over ``key`` (``simlib.sweep``; its result or
+    its table), mean with 95 % t interval at each headcount. With common random numbers
+    (replication r of every point shares its luck), each point's paired difference against
+    the best point is also computed: points whose paired 95 % interval includes 0 are drawn
+    hollow (not told apart from the best); the best is labelled."""
+    from ..stats import mean_ci
+
+    table = result.table if hasattr(result, "table") else result
+    ok = table[table["error"].isna()] if "error" in table.columns else table
+    wide = ok.pivot_table(index="replication", columns=key, values=metric, aggfunc="first")
+    wide = wide.dropna()  # replications that every point ran, for the paired differences
+    counts = [float(c) for c in wide.columns]
+    cis = [mean_ci(wide[c].to_numpy()) for c in wide.columns]
+    best = wide.columns[int(np.argmax([ci.mean for ci in cis]))]
+    fig, ax = _figure(size=(9, 5.5))
+    means = np.array([ci.mean for ci in cis])
+    half = np.nan_to_num(np.array([ci.half_width for ci in cis]))
+    ax.plot(counts, means, color="0.6", lw=1, zorder=1)
+    for c, x, m, h in zip(wide.columns, counts, means, half, strict=True):
+        diff = mean_ci((wide[c] - wide[best]).to_numpy())
+        tied = c == best or not (diff.high < 0)
+        ax.errorbar(x, m, yerr=h, fmt="o", ms=8, capsize=4, color="C0",
+                    mfc="C0" if not tied or c == best else "white", zorder=2)  # fmt: skip
+    ax.annotate(f"best: {float(best):g}", (float(best), float(means.max())),
+                textcoords="offset points", xytext=(0, 12), ha="center")  # fmt: skip
+    ax.yaxis.set_major_formatter(_money(currency))
+    ax.set_xlabel("CSMs (" + key + ")")
+    ax.set_ylabel(f"{metric_label(metric)} ({currency})")
+    ax.set_title("How many CSMs? (mean, 95 % interval; hollow: not told apart from the best)")
     return fig

@@ -12,7 +12,14 @@ Each month (after billing and the satisfaction drift):
   ``alerts.noise``), keyed by account and month) below ``alerts.threshold`` raises an alert for an
   account of an alerting tier outside its cool-down; alerts arrive spread over the month and go to
   the CSM team's priority queue (:mod:`simlib.model.coverage.team`), ahead of scheduled work;
-* CS cost of the month: CSM salaries plus tech-touch tooling.
+* with ``coverage.digital.hours_per_week`` > 0, tech-touch accounts alert too and their
+  alerts go to a pooled digital-CS queue with those hours (:class:`~.team.DigitalDesk`);
+* CS cost of the month: CSM salaries plus tech-touch tooling (plus the digital pool's hours).
+
+With the ``by_capacity`` policy or ``coverage.growth.enabled``, each re-assignment counts the
+accounts moved to a higher tier (``tier_promotions``) and to a lower one (``tier_demotions``)
+in the monthly table, and each account's promotions (``promotions``) in the accounts table;
+``covered_accounts`` is the month's alive accounts in a CSM book (high or low touch).
 
 A touch closes part of the gap to full satisfaction, with diminishing returns within a quarter:
 the k-th touch of a quarter has effect ``e / (1 + diminishing x (k - 1))`` and moves satisfaction
@@ -36,7 +43,7 @@ from ...scenario import Scenario
 from ...tiers import ALWAYS_TOUCHED, COVERAGE_POLICIES, HIGH, LOW, NONE, TECH, TIER_CODES
 from ..renewal import RenewalDesk
 from .kernels import get_kernels, numpy_backend
-from .team import WEEK, CSMTeam, Job
+from .team import WEEK, CSMTeam, DigitalDesk, Job
 
 __all__ = ["CoverageActor", "apply_touch"]
 
@@ -90,6 +97,13 @@ class CoverageActor(Actor):
             ledger.declare(name, integer=True)
         for name in ("csm_hours_available", "csm_hours_worked", "csm_utilization"):
             ledger.declare(name)
+        # tier moves at re-assignments, counted when tiers can move by capacity or growth
+        self._track_moves = cfg.growth.enabled or cfg.policy == "by_capacity"
+        if self._track_moves:
+            book.add_column("promotions", np.int16, 0, report=True)
+            ledger.declare("tier_promotions", integer=True)
+            ledger.declare("tier_demotions", integer=True)
+            ledger.declare("covered_accounts", integer=True)
         self.kernels = get_kernels()  # numba's or numpy's, for the whole run
         self._cadence = np.zeros(len(TIER_CODES))  # months between touches, by tier code
         for code, spec in ((HIGH, cfg.tiers.high), (LOW, cfg.tiers.low), (TECH, cfg.tiers.tech)):
@@ -98,6 +112,9 @@ class CoverageActor(Actor):
         self._rows_seen = 0  # the book's rows at the end of the last open_month
         self._alerting_tier = np.zeros(len(TIER_CODES), dtype=bool)  # by tier code
         self._alerting_tier[[TIER_CODES[t] for t in cfg.alerts.tiers]] = True
+        self.digital = DigitalDesk(sim, self) if cfg.digital.hours_per_week > 0 else None
+        if self.digital is not None:  # tech-touch accounts alert, to the digital pool
+            self._alerting_tier[TECH] = True
         self.cutoffs: tuple[float, float] | None = None
         self.booked: NDArray[np.intp] = np.empty(0, dtype=np.intp)  # rows in a CSM book
         self._alerts_served = ledger["alerts_served"]
@@ -122,8 +139,20 @@ class CoverageActor(Actor):
         policy = COVERAGE_POLICIES[cfg.policy]
         tiers = policy(sim, rows)
         tiers = self._fit_books(rows, tiers)
+        if self._track_moves:
+            self._count_moves(rows, tiers, month)
         self._set_tiers(rows, tiers, month)
         self.team.set_books(self.booked)
+
+    def _count_moves(self, rows: NDArray[np.intp], tiers: NDArray[np.int8], month: int) -> None:
+        """Promotions and demotions among ``rows`` (already tiered) moving to ``tiers``."""
+        book, ledger = self.sim.book, self.sim.ledger
+        old = book.tier[rows]
+        had = book.initial_tier[rows] >= 0
+        up = had & (tiers > old)
+        book.promotions[rows[up]] += 1
+        ledger.add("tier_promotions", month, int(np.count_nonzero(up)))
+        ledger.add("tier_demotions", month, int(np.count_nonzero(had & (tiers < old))))
 
     def _fit_books(self, rows: NDArray[np.intp], tiers: NDArray[np.int8]) -> NDArray[np.int8]:
         """Place high/low accounts in CSM books (largest MRR first); overflow falls a tier."""
@@ -192,17 +221,20 @@ class CoverageActor(Actor):
             else:
                 self._tier_new_accounts(month)
         # tiers stay as they are for the month
+        if self._track_moves:  # alive accounts in a CSM book (high or low touch)
+            ledger.set("covered_accounts", month, int(np.count_nonzero(book.alive[self.booked])))
         tech_alive = self._tech_month(month, cfg.policy != "none")
         if cfg.policy != "none" and cfg.alerts.enabled:
             self._raise_alerts(month)
         self.team.schedule_requests(month)
         self._rows_seen = book.n
-        ledger.add(
-            "cs_cost",
-            month,
+        cost = (
             cfg.csm.count * cfg.csm.cost_per_month
-            + tech_alive * cfg.tiers.tech.cost_per_account_month,
+            + tech_alive * cfg.tiers.tech.cost_per_account_month
         )
+        if self.digital is not None:
+            cost += self.digital.cost_per_month
+        ledger.add("cs_cost", month, cost)
         ledger.add("csm_hours_available", month, cfg.csm.count * cfg.csm.hours_per_week / WEEK)
 
     def _tech_month(self, month: int, campaigns: bool) -> int:
@@ -260,9 +292,13 @@ class CoverageActor(Actor):
         """Raise alerts for ``alerting`` (rows ascending) this month."""
         sim, book = self.sim, self.sim.book
         book.last_alert[alerting] = month
+        at = month + sim.streams.uniform("alert_time", book.key[alerting], month)
+        if self.digital is not None:  # tech touch to the digital pool, the rest to the CSMs
+            tech = book.tier[alerting] == TECH
+            self.digital.schedule(alerting[tech], at[tech], month)
+            alerting, at = alerting[~tech], at[~tech]
         sim.ledger.add("alerts_raised", month, alerting.size)
         if alerting.size:
-            at = month + sim.streams.uniform("alert_time", book.key[alerting], month)
             self.team.schedule_alerts(alerting, at)
 
     def alert_served(self, job: Job, when: float) -> None:
@@ -281,6 +317,8 @@ class CoverageActor(Actor):
 
     def flush_served(self) -> None:
         """Apply the satisfaction effect of alerts served since the last flush."""
+        if self.digital is not None:
+            self.digital.release(self.sim.env.now)
         if not self._served and not self._served_batches:
             return
         book = self.sim.book

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ...engine import Simulation
     from .actor import CoverageActor
 
-__all__ = ["WEEK", "CSMTeam", "Job"]
+__all__ = ["WEEK", "CSMTeam", "DigitalDesk", "Job"]
 
 WEEK = 12.0 / 52.0  # months
 PRIORITY_ALERT, PRIORITY_REQUEST = 0, 1
@@ -494,3 +494,74 @@ class CSMTeam:
             arrived = sum(1 for arrival, _, _ in self.pending if arrival <= now)
             waiting = len(self.queue) + arrived
         self.sim.ledger.set("backlog", month, waiting + overdue)
+
+
+class DigitalDesk:
+    """A pooled digital-CS queue for the health alerts of tech-touch accounts
+    (``coverage.digital``; on when ``hours_per_week`` > 0).
+
+    The pool works like one server of ``hours_per_week`` hours a week: each month's alerts, in
+    order of arrival, take ``hours_per_alert`` each, first come first served, so alert k of the
+    month (k = 0, 1, ...; arrivals a_k, service d = hours / pool rate, months) ends at::
+
+        c_k = max(a_k, c_(k-1)) + d = (k + 1) d + max over j <= k of (a_j - j d)
+
+    (the pool free at the month's start). Alerts that would end after the month are not
+    answered (the account can alert again after its cool-down). An answered alert closes
+    ``alerts.effect`` of the gap to full satisfaction when it ends and counts for a save at
+    renewal like a CSM's. Monthly columns: ``digital_alerts_raised``, ``digital_alerts_served``,
+    ``digital_hours_worked``; the pool's cost (hours x ``cost_per_hour``) is in ``cs_cost``.
+    """
+
+    def __init__(self, sim: Simulation, coverage: CoverageActor) -> None:
+        cfg = sim.scenario.coverage
+        spec = cfg.digital
+        self.sim = sim
+        self.coverage = coverage
+        self.hours = cfg.alerts.hours if spec.hours_per_alert is None else spec.hours_per_alert
+        self.duration = self.hours / (spec.hours_per_week / WEEK)  # months an alert takes
+        csm_hour = cfg.csm.cost_per_month / (cfg.csm.hours_per_week / WEEK)
+        hourly = csm_hour if spec.cost_per_hour is None else spec.cost_per_hour
+        self.cost_per_month = spec.hours_per_week / WEEK * hourly
+        self._ends: list[NDArray[np.float64]] = []  # answered alerts not yet released
+        self._rows: list[NDArray[np.intp]] = []
+        for name in ("digital_alerts_raised", "digital_alerts_served"):
+            sim.ledger.declare(name, integer=True)
+        sim.ledger.declare("digital_hours_worked")
+
+    def schedule(self, rows: NDArray[np.intp], at: NDArray[np.float64], month: int) -> None:
+        """The month's tech-touch alerts (``rows`` arriving at ``at``, within the month)."""
+        ledger = self.sim.ledger
+        ledger.add("digital_alerts_raised", month, rows.size)
+        if rows.size == 0:
+            return
+        order = np.argsort(at, kind="stable")
+        arrival, rows = at[order], rows[order]
+        d = self.duration
+        k = np.arange(arrival.size)
+        ends = ((k + 1) * d + np.maximum.accumulate(arrival - k * d)).astype(np.float64)
+        late = np.flatnonzero(ends > month + 1.0)  # the first alert the month cannot end
+        served = int(late[0]) if late.size else ends.size
+        if served == 0:
+            return
+        ledger.add("digital_alerts_served", month, served)
+        ledger.add("digital_hours_worked", month, served * self.hours)
+        book = self.sim.book
+        answered = rows[:served]
+        book.served_month[answered] = month  # renewals are decided after the month's end
+        self._ends.append(ends[:served])
+        self._rows.append(answered)
+
+    def release(self, now: float) -> None:
+        """Hand the alerts answered before ``now`` to the coverage actor's flush."""
+        keep_ends, keep_rows = [], []
+        for ends, rows in zip(self._ends, self._rows, strict=True):
+            done = ends < now
+            if done.all():
+                self.coverage._served_batches.append(rows)
+                continue
+            if done.any():
+                self.coverage._served_batches.append(rows[done])
+            keep_ends.append(ends[~done])
+            keep_rows.append(rows[~done])
+        self._ends, self._rows = keep_ends, keep_rows

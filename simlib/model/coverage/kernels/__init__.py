@@ -26,6 +26,7 @@ __all__ = ["KERNEL_NAMES", "enabled", "get_kernels", "numpy_backend"]
 #: The kernel interface: the functions every backend module defines.
 KERNEL_NAMES = (
     "tiers_by_shares",
+    "tiers_by_priority",
     "ltv_potential",
     "place_in_books",
     "set_tiers",

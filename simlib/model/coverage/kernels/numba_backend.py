@@ -33,6 +33,7 @@ __all__ = [
     "saves",
     "set_tiers",
     "tech_month",
+    "tiers_by_priority",
     "tiers_by_shares",
     "week_plan",
     "work",
@@ -48,6 +49,22 @@ def tiers_by_shares(
     ):
         return
     reference.tiers_by_shares(score, n_high, n_low, tiers)
+
+
+def tiers_by_priority(
+    score: NDArray[np.float64],
+    health: NDArray[np.float64],
+    n_high: int,
+    n_low: int,
+    tiers: NDArray[np.int8],
+) -> None:
+    """:func:`numpy_backend.tiers_by_priority` from one pass when no tie falls across a cut
+    (then health never decides, and the sets are those of the scores alone)."""
+    if score.dtype == np.float64 and compiled.tiers_by_rank(
+        score, n_high + n_low, n_high, TECH, LOW, HIGH, tiers
+    ):
+        return
+    reference.tiers_by_priority(score, health, n_high, n_low, tiers)
 
 
 def place_in_books(

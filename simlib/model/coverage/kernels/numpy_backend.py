@@ -31,6 +31,7 @@ __all__ = [
     "saves",
     "set_tiers",
     "tech_month",
+    "tiers_by_priority",
     "tiers_by_shares",
     "week_plan",
     "work",
@@ -86,6 +87,39 @@ def tiers_by_shares(
     top = _top(score, n_high + n_low)
     tiers[top] = LOW
     tiers[top[_top(score[top], n_high)]] = HIGH
+
+
+def _top_by_priority(
+    score: NDArray[np.float64], health: NDArray[np.float64], k: int
+) -> NDArray[np.intp]:
+    """Indices of the ``k`` first in the order (score descending, health ascending, index
+    ascending), in no particular order: a total order, so the set is one set."""
+    n = score.size
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
+    if k >= n:
+        return np.arange(n)
+    kth = np.partition(score, n - k)[n - k]  # the k-th highest score
+    above = np.flatnonzero(score > kth)
+    tied = np.flatnonzero(score == kth)
+    need = k - above.size
+    if need < tied.size:  # the cut falls among equal scores: the least healthy first
+        tied = tied[np.lexsort((tied, health[tied]))[:need]]
+    return np.concatenate([above, tied])
+
+
+def tiers_by_priority(
+    score: NDArray[np.float64],
+    health: NDArray[np.float64],
+    n_high: int,
+    n_low: int,
+    tiers: NDArray[np.int8],
+) -> None:
+    """Into ``tiers`` (tech touch on entry): the first ``n_high + n_low`` by priority low
+    touch, the first ``n_high`` high touch. Priority: ``score`` (LTV potential) highest first,
+    then ``health`` lowest first (the account at risk before the healthy one), then row."""
+    tiers[_top_by_priority(score, health, n_high + n_low)] = LOW
+    tiers[_top_by_priority(score, health, n_high)] = HIGH
 
 
 def ltv_potential(
