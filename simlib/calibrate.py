@@ -25,6 +25,7 @@ from .calibration.fragments import _kind as _kind
 from .calibration.fragments import _round as _round
 from .calibration.fragments import _shares as _shares
 from .calibration.fragments import apply_fits, scenario_fragment, scenario_overrides
+from .calibration.models import fit_accounts_models, fit_retention_models, model_checks
 from .calibration.readers import AccountData, RetentionData, read_accounts, read_retention
 from .calibration.report import calibration_json
 from .calibration.sbg import (
@@ -43,6 +44,13 @@ from .calibration.simulated import (
     retention_table_from_accounts,
     survival_data_from_accounts,
 )
+from .calibration.tenure import (
+    TenureFit,
+    fit_tenure_sbg,
+    tenure_churn_probability,
+    tenure_hazard,
+    tenure_survival,
+)
 from .io.csv import CsvTable, parse_number, parse_numbers, read_csv
 
 __all__ = [
@@ -51,6 +59,7 @@ __all__ = [
     "CsvTable",
     "RetentionData",
     "SBGFit",
+    "TenureFit",
     "apply_fits",
     "calibration_json",
     "churn_probability",
@@ -59,11 +68,15 @@ __all__ = [
     "discounted_expected_lifetime",
     "discounted_expected_residual_lifetime",
     "fit_accounts",
+    "fit_accounts_models",
     "fit_retention",
+    "fit_retention_models",
     "fit_sbg",
+    "fit_tenure_sbg",
     "holdout_table",
     "kaplan_meier_accounts",
     "kaplan_meier_retention",
+    "model_checks",
     "parse_number",
     "parse_numbers",
     "period_discount_rate",
@@ -77,6 +90,9 @@ __all__ = [
     "survival",
     "survival_data_from_accounts",
     "survival_gap",
+    "tenure_churn_probability",
+    "tenure_hazard",
+    "tenure_survival",
 ]
 
 

@@ -6,6 +6,10 @@
 * :mod:`~simlib.calibration.fitting`: maximum-likelihood fits (exact gradient and Hessian,
   standard errors from the observed information) from counts, cohort retention tables and
   right-censored account data, and the holdout check;
+* :mod:`~simlib.calibration.tenure`: the sBG with a tenure profile (a log-odds shift of churn at
+  the first renewals, early-life churn), its quadrature closed forms and joint fit;
+* :mod:`~simlib.calibration.models`: both models fitted side by side and checked (observed
+  against fitted hazards, a likelihood-ratio test, warnings in words, a recommended model);
 * :mod:`~simlib.calibration.readers`: those tables validated, every bad cell named by file, CSV
   line (and 1-based data row) and column (:mod:`simlib.io.csv`); nothing is fitted on bad data;
 * :mod:`~simlib.calibration.curves`: Kaplan–Meier curves of the data and the gap to a simulation;
@@ -22,6 +26,7 @@ from __future__ import annotations
 from .curves import kaplan_meier_accounts, kaplan_meier_retention, survival_gap
 from .fitting import fit_accounts, fit_retention, fit_sbg, holdout_table
 from .fragments import apply_fits, scenario_fragment, scenario_overrides
+from .models import fit_accounts_models, fit_retention_models, model_checks
 from .readers import AccountData, RetentionData, read_accounts, read_retention
 from .report import calibration_json
 from .sbg import (
@@ -39,12 +44,20 @@ from .simulated import (
     retention_table_from_accounts,
     survival_data_from_accounts,
 )
+from .tenure import (
+    TenureFit,
+    fit_tenure_sbg,
+    tenure_churn_probability,
+    tenure_hazard,
+    tenure_survival,
+)
 
 __all__ = [
     "DEMO_SEGMENTS",
     "AccountData",
     "RetentionData",
     "SBGFit",
+    "TenureFit",
     "apply_fits",
     "calibration_json",
     "churn_probability",
@@ -52,11 +65,15 @@ __all__ = [
     "discounted_expected_lifetime",
     "discounted_expected_residual_lifetime",
     "fit_accounts",
+    "fit_accounts_models",
     "fit_retention",
+    "fit_retention_models",
     "fit_sbg",
+    "fit_tenure_sbg",
     "holdout_table",
     "kaplan_meier_accounts",
     "kaplan_meier_retention",
+    "model_checks",
     "period_discount_rate",
     "read_accounts",
     "read_retention",
@@ -67,4 +84,7 @@ __all__ = [
     "survival",
     "survival_data_from_accounts",
     "survival_gap",
+    "tenure_churn_probability",
+    "tenure_hazard",
+    "tenure_survival",
 ]

@@ -2,8 +2,10 @@
 
 A fit of monthly renewal periods sets ``churn.monthly``, one of 12-month periods
 ``churn.annual``; fits by group set ``population.segments.<group>.churn.<kind>`` with each
-group's share of the accounts in the data (the shares add up to 1). Values are rounded to six
-significant digits in fragments and overrides.
+group's share of the accounts in the data (the shares add up to 1). A fit with a tenure profile
+(:class:`~simlib.calibration.tenure.TenureFit`) also sets ``churn.tenure_profile.<kind>``; the
+scenario's profile is shared by every segment, so fits by group with a profile are refused.
+Values are rounded to six significant digits in fragments and overrides.
 """
 
 from __future__ import annotations
@@ -44,11 +46,30 @@ def _kind(fits: Sequence[SBGFit]) -> str:
     return KINDS[next(iter(months))]
 
 
+def _profile(fits: Sequence[SBGFit]) -> list[float] | None:
+    """The tenure profile of one fit without a group (rounded), None without one; fits by group
+    with a profile are refused (the scenario has one profile for every segment)."""
+    with_profile = [f for f in fits if getattr(f, "tenure_profile", None)]
+    if not with_profile:
+        return None
+    if len(fits) != 1 or fits[0].group is not None:
+        raise DataError(
+            "churn.tenure_profile is one profile for every segment of a scenario, so fits by "
+            "group with a tenure profile cannot be written as a scenario; fit without the "
+            "groups (or one group's data at a time) to get a fragment"
+        )
+    return [_round(v) for v in with_profile[0].tenure_profile]  # type: ignore[attr-defined]
+
+
 def _fragment_dict(fits: Sequence[SBGFit]) -> dict[str, Any]:
     kind = _kind(fits)
+    profile = _profile(fits)
     if len(fits) == 1 and fits[0].group is None:
         f = fits[0]
-        return {"churn": {kind: {"alpha": _round(f.alpha), "beta": _round(f.beta)}}}
+        churn: dict[str, Any] = {kind: {"alpha": _round(f.alpha), "beta": _round(f.beta)}}
+        if profile is not None:
+            churn["tenure_profile"] = {kind: profile}
+        return {"churn": churn}
     segments = {}
     for f, share in zip(fits, _shares(fits), strict=True):
         segments[str(f.group)] = {
@@ -75,6 +96,16 @@ def scenario_fragment(fits: Sequence[SBGFit], source: str = "") -> str:
             f"# {name}: alpha {f.alpha:.4g} (se {f.alpha_se:.2g}), beta {f.beta:.4g} "
             f"(se {f.beta_se:.2g}), n = {f.n}, mean churn {100 * f.mean_churn:.2f} % per period"
         )
+        profile = getattr(f, "tenure_profile", None)
+        if profile:
+            shifts = ", ".join(
+                f"{d:+.3g} (se {se:.2g})"
+                for d, se in zip(profile, f.tenure_profile_se, strict=True)  # type: ignore[attr-defined]
+            )
+            lines.append(
+                f"# tenure profile: log-odds of churn added at renewals 1..{len(profile)}: "
+                f"{shifts}; later renewals: the Beta alone"
+            )
     body = yaml.safe_dump(_fragment_dict(fits), sort_keys=False, allow_unicode=True, width=100)
     return "\n".join(lines) + "\n" + body
 
@@ -82,9 +113,13 @@ def scenario_fragment(fits: Sequence[SBGFit], source: str = "") -> str:
 def scenario_overrides(fits: Sequence[SBGFit]) -> list[str]:
     """The same as ``--set KEY=VALUE`` strings (dotted keys, YAML values)."""
     kind = _kind(fits)
+    profile = _profile(fits)
     if len(fits) == 1 and fits[0].group is None:
         f = fits[0]
-        return [f"churn.{kind}.alpha={_round(f.alpha)!r}", f"churn.{kind}.beta={_round(f.beta)!r}"]
+        out = [f"churn.{kind}.alpha={_round(f.alpha)!r}", f"churn.{kind}.beta={_round(f.beta)!r}"]
+        if profile is not None:
+            out.append(f"churn.tenure_profile.{kind}={profile!r}")
+        return out
     out = []
     for f, share in zip(fits, _shares(fits), strict=True):
         prefix = f"population.segments.{f.group}"
@@ -107,6 +142,7 @@ def apply_fits(base: Any, fits: Sequence[SBGFit], all_on_contract: bool = False)
 
     scenario = load_scenario(base)
     kind = _kind(fits)
+    profile = _profile(fits)
     doc = scenario.model_dump(mode="python")
     segments = doc["population"]["segments"]
     doc["name"] = f"{scenario.name} (calibrated)"
@@ -118,6 +154,8 @@ def apply_fits(base: Any, fits: Sequence[SBGFit], all_on_contract: bool = False)
     if len(fits) == 1 and fits[0].group is None:
         values = {"alpha": fits[0].alpha, "beta": fits[0].beta}
         doc["churn"][kind] = dict(values)
+        if profile is not None:
+            doc["churn"]["tenure_profile"][kind] = list(fits[0].tenure_profile)  # type: ignore[attr-defined]
         for seg in segments.values():
             seg["churn"][kind] = dict(values)
         return load_scenario(doc)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import DataError
 from .fragments import KINDS, scenario_overrides
 from .sbg import SBGFit, json_number
 
@@ -28,7 +29,11 @@ def calibration_json(
             rec["holdout"] = _holdout_record(holdout, rec["group"])
     out: dict[str, Any] = {"fits": records, "kind": kind, "source": source}
     if fits and fits[0].period_months in KINDS:
-        out["overrides"] = scenario_overrides(fits)
+        try:
+            out["overrides"] = scenario_overrides(fits)
+        except DataError as err:  # fits by group with a tenure profile: no scenario keys
+            out["overrides"] = None
+            out["overrides_note"] = str(err)
     return out
 
 

@@ -169,6 +169,8 @@ class SBGFit:
     period_months: int = 1
     converged: bool = True
     warnings: list[str] = field(default_factory=list)
+    #: the model checks (:func:`simlib.calibration.models.model_checks`), when they were run
+    checks: dict[str, Any] | None = None
 
     @property
     def mean_churn(self) -> float:
@@ -225,7 +227,8 @@ class SBGFit:
             },
             "converged": self.converged,
             "warnings": list(self.warnings),
-        }
+            "model": "sbg",
+        } | ({"checks": self.checks} if self.checks is not None else {})
 
 
 def json_number(x: float) -> float | None:

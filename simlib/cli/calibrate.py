@@ -2,8 +2,11 @@
 
 Prints one JSON object (``{"fits": [...], ...}``, see CONTRACT.md) to standard output; with
 ``--out FILE`` also writes it there, with ``--fragment FILE`` writes a scenario fragment (YAML)
-using the fitted churn. Files are written atomically and only after the fit succeeded: on bad data
-(exit code 2) nothing is written.
+using the fitted churn. Every fit carries the model checks of :mod:`simlib.calibration.models`
+(observed against fitted hazards, the sBG against the sBG with a tenure profile, a
+recommendation); ``--tenure-profile K`` makes the profile model the fit. Files are written
+atomically and only after the fit (and the fragment) succeeded: on bad data (exit code 2)
+nothing is written.
 """
 
 from __future__ import annotations
@@ -27,7 +30,26 @@ def _rate(text: str) -> float:
     return value
 
 
+def _pieces(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 2 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"must lie in 2..60 pieces, got {text}")
+    return value
+
+
 def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tenure-profile",
+        type=_pieces,
+        metavar="K",
+        help=(
+            "fit the sBG with a tenure profile in K pieces: renewals 1..K-1 each with their own "
+            "log-odds shift of churn, renewal K and later none (early-life churn)"
+        ),
+    )
     p.add_argument("--out", metavar="FILE", help="also write the JSON object to FILE")
     p.add_argument(
         "--fragment",
@@ -95,13 +117,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 @command("calibrate", "fit the sBG churn model to retention or account data", _arguments)
 def calibrate(args: argparse.Namespace) -> int:
-    from ..calibrate import (
-        calibration_json,
-        fit_accounts,
-        fit_retention,
-        holdout_table,
-        scenario_fragment,
-    )
+    from ..calibrate import calibration_json, holdout_table, scenario_fragment
+    from ..calibration.models import fit_accounts_models, fit_retention_models
     from ..paths import write_text_atomic
 
     if args.fragment and args.period_months not in (1, 12):
@@ -110,17 +127,21 @@ def calibrate(args: argparse.Namespace) -> int:
             f"got --period-months {args.period_months}"
         )
     holdout = None
+    pieces = args.tenure_profile
     if args.kind == "retention":
-        fits = fit_retention(args.file, args.period_months, args.holdout)
+        fits = fit_retention_models(args.file, args.period_months, args.holdout, pieces)
         if args.holdout is not None:
             holdout = holdout_table(args.file, args.holdout, args.period_months, fits=fits)
     else:
-        fits = fit_accounts(args.file, args.duration, args.event, args.group, args.period_months)
+        fits = fit_accounts_models(
+            args.file, args.duration, args.event, args.group, args.period_months, pieces
+        )
     result = calibration_json(fits, args.kind, args.file, args.annual_discount_rate, holdout)
     text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    fragment = scenario_fragment(fits, args.file) if args.fragment else None
     if args.out:
         write_text_atomic(args.out, text)
-    if args.fragment:
-        write_text_atomic(args.fragment, scenario_fragment(fits, args.file))
+    if fragment is not None:
+        write_text_atomic(args.fragment, fragment)
     sys.stdout.write(text)
     return 0
