@@ -18,6 +18,7 @@ from typing import Any
 from .config import Scenario
 from .config import load_scenario as _load_config
 from .config.extensions import extension_problems
+from .config.limits import allocation_problems
 from .errors import ScenarioError
 from .model.offers import OFFER_KINDS
 from .tiers import COVERAGE_POLICIES
@@ -41,13 +42,15 @@ def plugin_problems(scenario: Scenario) -> list[tuple[str, str]]:
 
 
 def check_plugins(*scenarios: Scenario) -> None:
-    """Raise :class:`ScenarioError` for the first scenario naming an unregistered plug-in.
+    """Raise :class:`ScenarioError` for the first scenario naming an unregistered plug-in, or
+    asking for more than a run may hold (:func:`simlib.config.limits.allocation_problems`: also
+    for a scenario built or changed in Python, which no loader saw).
 
     The error names the scenario's source (the file, preset or ``<mapping>`` it was loaded
     from; its name when it was built in Python).
     """
     for scenario in scenarios:
-        problems = plugin_problems(scenario)
+        problems = plugin_problems(scenario) + allocation_problems(scenario)
         if problems:
             raise ScenarioError(scenario._source or scenario.name, problems)
 

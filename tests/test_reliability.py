@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import itertools
 import json
 import math
 import os
@@ -895,3 +896,292 @@ def test_names_are_html_escaped_in_the_index(tmp_path):
     )
     assert "<script>alert(1)" not in text and "<img src=x" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+# --------------------------------------------------------------------------------------------
+# Input that used to be accepted, or crash (issue 18, items 1-5 and 8)
+
+
+def _bomb(levels: int = 9, width: int = 9) -> str:
+    """An "alias bomb": ``levels`` nested levels of ``width`` aliases (about 300 bytes that
+    expand to width ** levels values)."""
+    names = [f"l{i}" for i in range(levels)]
+    lines = [f"{names[0]}: &{names[0]} [{', '.join(['x'] * width)}]"]
+    for prev, name in itertools.pairwise(names):
+        lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * width)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_while_reading_in_well_under_a_second(tmp_path, run_cli):
+    import time
+
+    from simlib.config.loader import MAX_ALIAS_NODES
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text("extends: textbook\n" + _bomb(), encoding="utf-8")
+    start = time.perf_counter()
+    code, out, err = run_cli("validate", str(path))
+    took = time.perf_counter() - start
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert str(path) in err and f"aliases expand to more than {MAX_ALIAS_NODES:,} nodes" in err
+    assert took < 0.5, took  # before: 5.5 minutes of CPU for 9 levels, 82 s for 8
+    with pytest.raises(ScenarioError, match="aliases expand"):
+        load_scenario(path)
+    code, _, err = run_cli("validate", "textbook", "--set", "name=" + "[" + _bomb() + "]")
+    assert code == 2 and "Traceback" not in err
+    for text in ("a: &a [*a]\n", "a: &a {b: *a}\n"):  # recursive aliases
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ScenarioError, match="refers to a node that holds it"):
+            load_scenario(path)
+    FUZZ_COUNTS["YAML alias bombs"] += 3
+
+
+def test_aliases_and_merge_keys_within_the_budget_still_load(tmp_path):
+    path = tmp_path / "reuse.yaml"
+    path.write_text(
+        "extends: textbook\n"
+        "population:\n"
+        "  segments:\n"
+        "    a: &seg {share: 0.5, plans: {basic: 10, pro: 30}, plan_mix: {basic: 0.8, pro: 0.2}}\n"
+        "    b:\n"
+        "      <<: *seg\n"
+        "      size_sigma: 0.2\n",
+        encoding="utf-8",
+    )
+    segments = load_scenario(path).segment_table()
+    assert segments["a"].plans == segments["b"].plans == {"basic": 10.0, "pro": 30.0}
+    assert segments["b"].size_sigma == 0.2 and segments["a"].size_sigma == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("? [a, b]\n: 1\n", "key '[a, b]' is a list"),
+        ("{a: 1}: 2\n", "key '{a: 1}' is a mapping"),
+        ("name: {[1]: 2}\n", "key '[1]' is a list"),
+        ("? !!set {a}\n: 1\n", "key '!!set {a}' is a mapping"),
+    ],
+)
+def test_complex_keys_are_refused_naming_the_key(tmp_path, run_cli, text, words):
+    FUZZ_COUNTS["complex YAML keys"] += 1
+    path = tmp_path / "complex.yaml"
+    path.write_text("extends: textbook\n" + text, encoding="utf-8")
+    code, out, err = run_cli("validate", str(path))
+    assert code == 2 and out == "" and "Traceback" not in err  # before: TypeError, exit 1
+    assert str(path) in err and words in err and "a key must be a plain name" in err
+
+
+def test_a_complex_key_in_an_override_is_refused_naming_the_key(run_cli):
+    code, _, err = run_cli("validate", "textbook", "--set", "name={[1]: 2}")
+    assert code == 2 and "Traceback" not in err
+    assert "--set name" in err and "key '[1]' is a list; a key must be a plain name" in err
+
+
+@pytest.mark.parametrize(
+    ("override", "key", "message"),
+    [
+        ("horizon_months=true", "horizon_months", "must be a whole number, got True"),
+        (
+            "population.initial_accounts=true",
+            "population.initial_accounts",
+            "must be a whole number, got True",
+        ),
+        (
+            "population.initial_accounts='300'",
+            "population.initial_accounts",
+            "must be a whole number, got '300'",
+        ),
+        ("churn.monthly.alpha=false", "churn.monthly.alpha", "must be a number, got False"),
+        ("churn.monthly.alpha='0.5'", "churn.monthly.alpha", "must be a number, got '0.5'"),
+        ("name=!!binary aGVsbG8=", "name", "must be text, got b'hello'"),
+        ("name=2024", "name", "must be text, got 2024"),
+        ("satisfaction.enabled=1", "satisfaction.enabled", "must be true or false, got 1"),
+        (
+            "population.segments={a: {plans: {basic: true}}}",
+            "population.segments.a.plans.basic",
+            "must be a number, got True",
+        ),
+        ("horizon_months=12.5", "horizon_months", "must be a whole number, got 12.5"),
+        (
+            "population.initial_accounts=1e308",
+            "population.initial_accounts",
+            "must be <= 50000000, got 1.000e+308",
+        ),
+    ],
+)
+def test_booleans_are_not_numbers_and_numbers_are_not_text(run_cli, override, key, message):
+    FUZZ_COUNTS["values of the wrong type"] += 1
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("textbook", [override])
+    assert info.value.problems == [(key, message)]
+    code, _, err = run_cli("validate", "textbook", "--set", override)
+    assert code == 2 and f"{key}: {message}" in err and "Traceback" not in err
+
+
+def test_numbers_that_look_like_numbers_still_are():
+    """A whole float is a whole number (ranges and sweeps give 12.0); YAML 1.2 floats without
+    a dot or an exponent sign (1e3, 1.5e3) are numbers, not text."""
+    scenario = load_scenario(
+        "textbook",
+        [
+            "horizon_months=12.0",
+            "acquisition.new_accounts_per_month=1e3",
+            "churn.monthly.beta=1.5e3",
+        ],
+    )
+    assert scenario.horizon_months == 12 and isinstance(scenario.horizon_months, int)
+    assert scenario.acquisition.new_accounts_per_month == 1000.0
+    assert scenario.segment_table()["all"].churn.monthly.beta == 1500.0
+    from simlib.config import Population
+
+    # numpy numbers from Python code are numbers (a numpy boolean is still not one)
+    assert Population(initial_accounts=np.int64(5), mrr=np.float64(2.5)).initial_accounts == 5
+    with pytest.raises(ValueError, match="int_type"):
+        Population(initial_accounts=np.bool_(True))
+
+
+@pytest.mark.parametrize("cell", ["1_000", "1_0.5", "1e1_0"])
+def test_csv_numbers_with_underscores_are_refused(tmp_path, cell):
+    FUZZ_COUNTS["CSV cells (customer books)"] += 1
+    rows = _book_rows()
+    rows[3][3] = cell  # the mrr column
+    path = _write_csv(tmp_path / "book.csv", BOOK_HEADER, rows)
+    with pytest.raises(DataError) as info:
+        read_book(path, load_scenario("b2b_saas"))
+    assert str(info.value) == f"{path}: line 5 (data row 4): column 'mrr': not a number: {cell!r}"
+    retention = [list(r) for r in RETENTION]
+    retention[2][1] = cell
+    path = _write_csv(tmp_path / "retention.csv", ["period", "alive"], retention)
+    with pytest.raises(DataError, match=r"line 4 \(data row 3\): column 'alive': not a number"):
+        read_retention(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "key", "bound"),
+    [
+        (
+            "acquisition.new_accounts_per_month=1e12",
+            "acquisition.new_accounts_per_month",
+            "50,000,000",
+        ),
+        ("coverage.requests.per_month=1e9", "coverage.requests.per_month", "10,000,000"),
+        ("coverage.requests.per_month=5e7", "coverage.requests.per_month", "10,000,000"),
+    ],
+)
+def test_a_run_larger_than_the_bounds_is_refused_before_it_starts(
+    tmp_path, run_cli, override, key, bound
+):
+    """Before: each validated, then the run failed with a MemoryError traceback (5e7 requests
+    a month ran 51 s and took 7.4 GB first)."""
+    code, out, err = run_cli("validate", "textbook", "--set", override)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert f"{key}: a run would " in err and f"more than the {bound} a run may hold" in err
+    code, _, err = run_cli("run", "textbook", "--set", override, "--out", str(tmp_path / "o"))
+    assert code == 2 and f"{key}: a run would" in err and not (tmp_path / "o").exists()
+
+
+def test_the_bounds_are_the_documented_formulas():
+    """accounts = initial + rate x (horizon - start_month), requests = per_month x horizon; a
+    value at the bound passes, one just above it is refused."""
+    from simlib.config.base import MAX_ACCOUNTS, MAX_REQUESTS
+
+    base = ["population.initial_accounts=1000", "horizon_months=11", "acquisition.start_month=1"]
+    rate = (MAX_ACCOUNTS - 1000) / 10  # 10 months of acquisition: months 1 .. 10
+    assert load_scenario("textbook", [*base, f"acquisition.new_accounts_per_month={rate!r}"])
+    with pytest.raises(ScenarioError, match=r"acquisition\.new_accounts_per_month"):
+        load_scenario("textbook", [*base, f"acquisition.new_accounts_per_month={rate + 1!r}"])
+    per_month = MAX_REQUESTS / 11
+    assert load_scenario("textbook", [*base, f"coverage.requests.per_month={per_month!r}"])
+    with pytest.raises(ScenarioError, match=r"coverage\.requests\.per_month"):
+        load_scenario("textbook", [*base, f"coverage.requests.per_month={per_month * 1.001!r}"])
+
+
+def test_a_scenario_changed_in_python_past_the_bounds_is_refused_before_it_runs():
+    scenario = load_scenario("textbook")
+    big = scenario.model_copy(
+        update={
+            "acquisition": scenario.acquisition.model_copy(update={"new_accounts_per_month": 1e12})
+        }
+    )
+    with pytest.raises(ScenarioError) as info:
+        simlib.simulate(big, seed=1)
+    assert info.value.exit_code == 2 and info.value.source == "textbook"
+    assert [k for k, _ in info.value.problems] == ["acquisition.new_accounts_per_month"]
+
+
+def test_a_plan_added_to_a_segment_with_a_plan_mix_is_refused_by_validate(tmp_path, run_cli):
+    """Before: it validated, then the run failed with KeyError: 'extra'."""
+    override = "population.segments.smb.plans.extra=50"
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("b2b_saas", [override])
+    assert info.value.problems == [
+        (
+            "population.segments.smb",
+            "plan_mix gives no share to plan(s) ['extra'] of plans ['starter', 'team', "
+            "'business', 'extra']; give every plan its share (0 for none)",
+        )
+    ]
+    code, _, err = run_cli("run", "b2b_saas", "--set", override, "--out", str(tmp_path / "o"))
+    assert code == 2 and "plan_mix gives no share" in err and "Traceback" not in err
+    # with its share the new plan runs, and starts accounts on it (its price is 100 times the
+    # dearest other plan's, and every smb account is at list price: size_sigma 0)
+    res = simlib.simulate(
+        "b2b_saas",
+        seed=1,
+        overrides=[
+            *SMALL,
+            "population.segments.smb.plans.extra=40000",
+            "population.segments.smb.size_sigma=0",
+            "population.segments.smb.plan_mix={starter: 0.5, team: 0.2, business: 0.1, extra: 0.2}",
+        ],
+    )
+    smb = res.accounts[res.accounts["segment"] == "smb"]
+    assert (smb["initial_mrr"] > 20_000).any() and (smb["initial_mrr"] < 400).any()
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder", "long line", "missing"])
+def test_a_book_that_is_not_a_csv_file_is_refused_at_once(tmp_path, run_cli, kind):
+    """Before: population.from_csv=/dev/zero read until the machine ran out of memory (24 GB),
+    and `simlib validate` passed a missing book."""
+    import time
+
+    from simlib.io.csv import MAX_LINE_CHARS
+
+    path = {"device": Path("/dev/zero"), "missing": tmp_path / "none.csv"}.get(
+        kind, tmp_path / "book.csv"
+    )
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it would wait for a writer
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "long line":
+        path.write_bytes(b"\0" * (MAX_LINE_CHARS + 10))
+    words = {
+        "device": "not a regular file (a character device, such as /dev/zero)",
+        "fifo": "not a regular file (a named pipe)",
+        "folder": "not a regular file (a folder)",
+        "long line": f"line 1: longer than {MAX_LINE_CHARS:,} characters",
+        "missing": "cannot read file: No such file or directory",
+    }[kind]
+    start = time.perf_counter()
+    for command in ("validate", "run"):
+        code, _, err = run_cli(command, "textbook", "--set", f"population.from_csv={path}")
+        assert code == 2 and f"{path}: {words}" in err and "Traceback" not in err, err
+    assert time.perf_counter() - start < 10
+    with pytest.raises(DataError, match=re.escape(words)):
+        read_book(path, load_scenario("textbook"))
+
+
+def test_validate_checks_the_header_of_the_book(tmp_path, run_cli):
+    rows = _book_rows()
+    good = _write_csv(tmp_path / "good.csv", BOOK_HEADER, rows)
+    code, out, _ = run_cli("validate", "b2b_saas", "--set", f"population.from_csv={good}")
+    assert code == 0 and str(good) in out
+    header = [h for h in BOOK_HEADER if h != "tenure_months"]
+    bad = _write_csv(tmp_path / "bad.csv", header, [r[:5] + r[6:] for r in rows])
+    code, out, err = run_cli("validate", "b2b_saas", "--set", f"population.from_csv={bad}")
+    assert code == 2 and out == ""
+    assert f"{bad}: missing column(s) 'tenure_months'" in err
+    only_header = _write_csv(tmp_path / "header.csv", BOOK_HEADER, [])
+    code, _, err = run_cli("validate", "b2b_saas", "--set", f"population.from_csv={only_header}")
+    assert code == 2 and "no data rows, only a header" in err

@@ -9,9 +9,11 @@ kinds) stay strings here and are checked at the runtime boundary (:mod:`simlib.p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any, get_args
 
+import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,6 +29,7 @@ __all__ = [
     "MAX_ACCOUNTS",
     "MAX_DEPTH",
     "MAX_HORIZON",
+    "MAX_REQUESTS",
     "BetaDist",
     "ByKey",
     "NonNegative",
@@ -41,15 +44,91 @@ PositiveParam = Annotated[float, Field(gt=0.0, le=1e9)]
 NonNegative = Annotated[float, Field(ge=0.0, le=1e12)]
 SegmentName = Annotated[str, Field(min_length=1, max_length=200)]
 
+#: Accounts a run may hold: the opening book plus the new accounts expected over the horizon
+#: (:mod:`simlib.config.limits`). About 240 bytes an account measured (the book's columns and
+#: the accounts table), so about 12 GB at the bound.
 MAX_ACCOUNTS = 50_000_000
 MAX_DEPTH = 32  # mapping/list nesting levels a scenario document may have
 MAX_HORIZON = 1200
+#: Customer requests a run may queue (``coverage.requests.per_month`` x ``horizon_months``): a
+#: queued request holds about 300 bytes and takes about 8 microseconds to schedule and work
+#: (measured), so about 3 GB and 80 seconds at the bound.
+MAX_REQUESTS = 10_000_000
+
+
+def _as_whole(value: Any) -> Any:
+    """A float with no fractional part (or a numpy number) as a plain Python number."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
+        return int(value)
+    return value
+
+
+def _as_number(value: Any) -> Any:
+    """A numpy number as a plain Python number (a numpy boolean stays a boolean)."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+_NUMBER_INPUTS = {"int": _as_whole, "float": _as_number}
+#: parts of a core schema that hold values or settings, not schemas to validate with
+_NOT_SCHEMAS = frozenset({"default", "metadata", "serialization", "cls", "config", "ref"})
+
+
+def _strict_schema(schema: Any, seen: set[int]) -> Any:
+    """``schema`` with every int, float, str and bool schema in it strict (in place).
+
+    An int or float schema is wrapped in a before-validator that passes numpy numbers and
+    whole floats on as Python numbers (:func:`_as_whole`, :func:`_as_number`); the wrapped
+    schema is not wrapped again when a model's schema is met inside another's.
+    """
+    if isinstance(schema, list):
+        for i, item in enumerate(schema):
+            schema[i] = _strict_schema(item, seen)
+        return schema
+    if not isinstance(schema, dict) or id(schema) in seen:
+        return schema
+    seen.add(id(schema))
+    kind = schema.get("type")
+    if kind in ("int", "float", "str", "bool"):
+        schema["strict"] = True
+        if kind in _NUMBER_INPUTS:
+            return core_schema.no_info_before_validator_function(_NUMBER_INPUTS[kind], schema)
+        return schema
+    if kind == "function-before" and schema["function"].get("function") in _NUMBER_INPUTS.values():
+        return schema  # wrapped already
+    for key, value in schema.items():
+        if key not in _NOT_SCHEMAS and isinstance(value, (dict, list)):
+            schema[key] = _strict_schema(value, seen)
+    return schema
 
 
 class Strict(BaseModel):
-    """Base of every scenario block: unknown keys, NaN and infinity are errors."""
+    """Base of every scenario block: unknown keys, NaN and infinity are errors, and values keep
+    their type: a boolean is not a number, text is not a number, a number is not text.
+
+    Every whole-number, number, text and true/false field of a subclass (also inside mappings,
+    lists and optional values) is validated strictly (:func:`_strict_schema`): ``true`` is not 1,
+    ``'300'`` is not 300, ``!!binary`` bytes are not text, ``1`` is not true. A whole number
+    still passes as a number, and a number with no fractional part (``12.0``, as ranges and
+    sweeps produce) as a whole number.
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return _strict_schema(handler(source), set())
 
 
 class BetaDist(Strict):

@@ -16,6 +16,7 @@ import copy
 import difflib
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -27,6 +28,7 @@ from pydantic.fields import FieldInfo
 from ..errors import ScenarioError
 from ..io import resources
 from .base import MAX_DEPTH, ByKey
+from .limits import allocation_problems
 from .population import Population
 from .renewal import ChurnConfig, Contracts
 from .satisfaction import Satisfaction
@@ -46,11 +48,78 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------
-# YAML: safe, unique keys, bounded nesting
+# YAML: safe, unique plain keys, bounded nesting and alias expansion
+
+#: Nodes that aliases (``*name``) may add to a document once expanded, all aliases together. A
+#: scenario reusing a segment or two by alias stays far below it (a segment is about 30 nodes);
+#: an "alias bomb" (aliases of aliases, each level multiplying the size) is refused while the
+#: document is read, before anything walks the expanded tree.
+MAX_ALIAS_NODES = 10_000
+
+#: YAML 1.2 floats with an exponent that PyYAML's YAML 1.1 reads as text (``1e12``, ``1.5e3``,
+#: ``-2E-7``: no dot, or no sign after the ``e``), so that they are numbers, as they look
+_FLOAT_EXPONENT = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader that also rejects a key given twice in one mapping."""
+    """PyYAML's safe loader that also rejects a key given twice in one mapping, a key that is not
+    a plain value (a list or a mapping as a key), recursive aliases and aliases expanding past
+    :data:`MAX_ALIAS_NODES` nodes."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._alias_nodes = 0
+        self._sizes: dict[int, int] = {}  # expanded size of each anchored node, by id
+        self._open: set[str] = set()  # anchors whose node is still being read
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None:
+                self._count_alias(event, node)
+            return super().compose_node(parent, index)
+        anchor = getattr(self.peek_event(), "anchor", None)
+        if anchor is None:
+            return super().compose_node(parent, index)
+        self._open.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open.discard(anchor)
+
+    def _count_alias(self, event: Any, node: yaml.Node) -> None:
+        if event.anchor in self._open:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"alias *{event.anchor} refers to a node that holds it (a recursive structure)",
+                event.start_mark,
+            )
+        self._alias_nodes += _expanded_size(node, self._sizes)
+        if self._alias_nodes > MAX_ALIAS_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"aliases expand to more than {MAX_ALIAS_NODES:,} nodes (at "
+                f"*{event.anchor}); write the values out, or reuse fewer",
+                event.start_mark,
+            )
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Nodes in ``node`` once every alias in it is expanded (memoized by node: linear time)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = total
+    return total
 
 
 def _construct_mapping(
@@ -58,8 +127,28 @@ def _construct_mapping(
 ) -> dict:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG:  # ``<<: *base``, merged by construct_mapping
+            continue
+        if isinstance(key_node, (yaml.SequenceNode, yaml.MappingNode)):
+            kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+            text = _node_text(key_node)
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {text} is a {kind}; a key must be a plain name",
+                key_node.start_mark,
+            )
         key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
+        try:
+            given_twice = key in seen
+        except TypeError:  # an unhashable value (a !!set or a !!binary tag turned into one)
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {_node_text(key_node)} is not a plain name",
+                key_node.start_mark,
+            ) from None
+        if given_twice:
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} is given twice", key_node.start_mark
             )
@@ -67,7 +156,18 @@ def _construct_mapping(
     return loader.construct_mapping(node, deep=deep)
 
 
+def _node_text(node: yaml.Node) -> str:
+    """The text of ``node`` in the document (cut to 60 characters), for messages."""
+    mark, end = node.start_mark, node.end_mark
+    text = mark.buffer[mark.pointer : end.pointer] if mark.buffer is not None else ""
+    text = " ".join(text.split()) or "?"
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", _FLOAT_EXPONENT, list("-+0123456789.")
+)
 
 
 def parse_yaml(text: str, source: str) -> Any:
@@ -283,6 +383,7 @@ def _fill_segment(
         seg["annual_share"] = contracts.get(
             "annual_share", Contracts.model_fields["annual_share"].default
         )
+        found.add(f"{where}.annual_share")  # an error in it is contracts.annual_share's
     if seg.get("plans") is None:
         seg["plans"] = {"standard": mrr}
         found.add(f"{where}.plans")
@@ -379,13 +480,23 @@ def _message(err: Mapping[str, Any]) -> str:
             msg = template.format(**(err.get("ctx") or {}))
         except (KeyError, IndexError):
             msg = err["msg"]
-        return f"{msg}, got {err.get('input')!r}"
+        return f"{msg}, got {_shown(err.get('input'))}"
     msg = err["msg"]
     if msg.startswith("Value error, "):
         return msg[len("Value error, ") :]
     if kind == "missing":
         return "required"
-    return f"{msg}, got {err.get('input')!r}"
+    return f"{msg}, got {_shown(err.get('input'))}"
+
+
+def _shown(value: Any) -> str:
+    """A value as messages show it: its repr, a whole number of more than 15 digits (such as
+    ``1e308`` read as a whole number) in scientific notation."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        digits = str(abs(value))
+        sign = "-" if value < 0 else ""
+        return f"{sign}{digits[0]}.{digits[1:4]}e+{len(digits) - 1}"
+    return repr(value)
 
 
 def _unknown_key(loc: tuple[Any, ...]) -> str:
@@ -440,9 +551,6 @@ def validate(doc: Any, source: str) -> Scenario:
     filled: set[str] = set()
     try:
         scenario = Scenario.model_validate(fill_defaults(doc, filled))
-        scenario._source_doc = copy.deepcopy(doc)
-        scenario._source = source
-        return scenario
     except ValidationError as exc:
         problems = [
             (key, msg)
@@ -452,6 +560,12 @@ def validate(doc: Any, source: str) -> Scenario:
         raise ScenarioError(source, problems or _format_errors(exc)) from None
     except (TypeError, AttributeError) as exc:  # pragma: no cover - defensive
         raise ScenarioError(source, [("", f"malformed scenario: {exc}")]) from None
+    too_large = allocation_problems(scenario)  # valid key by key, but more than a run holds
+    if too_large:
+        raise ScenarioError(source, too_large)
+    scenario._source_doc = copy.deepcopy(doc)
+    scenario._source = source
+    return scenario
 
 
 def load_scenario(

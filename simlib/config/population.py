@@ -106,6 +106,12 @@ class Segment(Strict):
                 raise ValueError(
                     f"plan_mix names plan(s) {unknown} not in plans {list(self.plans)}"
                 )
+            missing = [p for p in self.plans if p not in self.plan_mix]
+            if missing:  # a plan added to a segment whose plan_mix was written before it
+                raise ValueError(
+                    f"plan_mix gives no share to plan(s) {missing} of plans {list(self.plans)}; "
+                    "give every plan its share (0 for none)"
+                )
             total = sum(self.plan_mix.values())
             if not math.isclose(total, 1.0, abs_tol=1e-6):
                 raise ValueError(f"plan_mix shares must add up to 1, got {total:g}")

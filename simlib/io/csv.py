@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable
+import os
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from numpy.typing import NDArray
 from ..errors import DataError
 
 __all__ = [
+    "MAX_LINE_CHARS",
     "TEXT",
     "CsvTable",
     "as_table",
@@ -34,6 +37,7 @@ __all__ = [
     "parse_numbers",
     "parse_whole",
     "read_csv",
+    "read_header",
 ]
 
 #: Text cells are kept in numpy's variable-width string type: a short cell costs 16 bytes (no
@@ -41,6 +45,10 @@ __all__ = [
 TEXT = np.dtypes.StringDType()
 #: Rows gathered as Python lists before they are packed into the compact columns.
 _CHUNK_ROWS = 65_536
+#: Longest line read (characters): a row of a book or a retention table is under 200, and a
+#: file with no line end (``/dev/zero``, a binary file) is refused here instead of being read
+#: into memory whole.
+MAX_LINE_CHARS = 1_048_576
 
 
 @dataclass
@@ -185,21 +193,88 @@ def _read_rows(fh: Any, source: str, reader: Any) -> tuple[list[str] | None, _Ro
     return header, rows
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISCHR, "a character device, such as /dev/zero"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _open(path: str | Path, source: str) -> Any:
+    """``path`` opened as UTF-8 text, or :class:`DataError` if it is missing, unreadable or not
+    a regular file (checked before opening: opening a named pipe would wait for a writer)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read file: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+        raise DataError(f"{source}: not a regular file ({kind}); a CSV file is needed")
+    try:
+        return open(path, encoding="utf-8-sig", newline="")  # the caller closes it
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read file: {exc.strerror}") from None
+
+
+def _lines(fh: Any, source: str) -> Iterator[str]:
+    """The lines of ``fh``, refusing one longer than :data:`MAX_LINE_CHARS` characters before
+    it is read whole."""
+    number = 0
+    while line := fh.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise DataError(
+                f"{source}: line {number}: longer than {MAX_LINE_CHARS:,} characters; "
+                "a CSV file with one row a line is needed"
+            )
+        yield line
+
+
+def read_header(path: str | Path, expected: str = "") -> list[str]:
+    """The header line of a CSV file (its first non-blank line), checked as :func:`read_csv`
+    checks it, and that a data row follows; reads only the first lines. :class:`DataError` as
+    :func:`read_csv` raises it."""
+    source = str(path)
+    hint = f"; expected {expected}" if expected else ""
+    fh = _open(path, source)
+    reader = csv.reader(_lines(fh, source))
+    header: list[str] | None = None
+    try:
+        with fh:
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                if header is not None:
+                    return header
+                header = [cell.strip() for cell in row]
+                _check_header(source, reader.line_num, header)
+    except csv.Error as exc:
+        raise DataError(f"{source}: line {reader.line_num}: not valid CSV ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not a UTF-8 text file (byte {exc.start})") from None
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read file: {exc.strerror}") from None
+    if header is None:
+        raise DataError(f"{source}: the file is empty; it needs a header line{hint}")
+    raise DataError(f"{source}: no data rows, only a header{hint}")
+
+
 def read_csv(path: str | Path, expected: str = "") -> CsvTable:
     """Read a UTF-8 CSV file with a header line; blank lines are skipped; cells are stripped.
 
     The file is read as a stream and packed column by column into compact arrays, so memory
     stays of the order of the file's size (a million rows load in well under a few hundred MB).
-    Raises :class:`DataError` for an unreadable or empty file, a malformed line, a blank or
-    repeated column name, a row with the wrong number of cells, or no data rows.
+    Raises :class:`DataError` for a missing, unreadable or empty file, one that is not a
+    regular file (a folder, a device such as ``/dev/zero``, a named pipe), a line longer than
+    :data:`MAX_LINE_CHARS`, a malformed line, a blank or repeated column name, a row with the
+    wrong number of cells, or no data rows.
     """
     source = str(path)
     hint = f"; expected {expected}" if expected else ""
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed by _read_rows
-    except OSError as exc:
-        raise DataError(f"{source}: cannot read file: {exc.strerror}") from None
-    reader = csv.reader(fh)
+    fh = _open(path, source)  # closed by _read_rows
+    reader = csv.reader(_lines(fh, source))
     try:
         header, rows = _read_rows(fh, source, reader)
     except csv.Error as exc:
@@ -243,6 +318,8 @@ def parse_number(table: CsvTable, i: int, column: str, value: Any) -> float:
         if not text:
             raise table.error("empty cell; a number is needed", i, column)
         try:
+            if "_" in text:  # Python's float() reads 1_000 as 1000; a CSV number has no "_"
+                raise ValueError(text)
             x = float(text)
         except ValueError:
             raise table.error(f"not a number: {text!r}", i, column) from None
@@ -258,12 +335,12 @@ def _parse_text(
     try:
         with np.errstate(all="ignore"):
             parsed = values[want].astype(np.float64)
-        if np.isfinite(parsed).all():
+        if np.isfinite(parsed).all() and not (np.strings.find(values[want], "_") >= 0).any():
             out[want] = parsed
             return out
     except (ValueError, OverflowError):
         pass
-    # locate the first bad cell (and accept whatever Python's float() accepts)
+    # locate the first bad cell (and accept what Python's float() accepts, but for "_")
     for i in np.flatnonzero(want):
         out[i] = parse_number(table, int(i), column, str(values[i]))
     return out

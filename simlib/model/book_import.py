@@ -34,12 +34,12 @@ from numpy.typing import NDArray
 from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
 from ..engine import Simulation, register_run_input
 from ..errors import DataError
-from ..io.csv import CsvTable, parse_numbers, read_csv
+from ..io.csv import CsvTable, parse_numbers, read_csv, read_header
 from ..rng import keyed_uniform
 from ..scenario import Scenario
 from .population import SLOT_RISK, create_accounts
 
-__all__ = ["ImportedBook", "import_book", "read_book"]
+__all__ = ["ImportedBook", "check_book_header", "import_book", "read_book"]
 
 _EXPECTED = (
     "columns id, segment, plan and/or mrr, contract (monthly/annual), tenure_months and "
@@ -70,6 +70,25 @@ def _first(mask: NDArray[np.bool_]) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
+def _check_columns(table: CsvTable, scenario: Scenario) -> None:
+    """The book's header has the columns the scenario needs (:class:`DataError` if not)."""
+    header = table.header
+    required = ["id", "contract", "tenure_months"]
+    if len(scenario.segment_table()) > 1:
+        required.insert(1, "segment")
+    table.require(required, _EXPECTED)
+    if "plan" not in header and "mrr" not in header:
+        raise table.error(f"needs a 'plan' or an 'mrr' column; found {', '.join(header)}")
+
+
+def check_book_header(path: str | Path, scenario: Scenario) -> None:
+    """Check a book CSV without reading its rows: a regular, readable UTF-8 file whose header
+    has the columns the scenario needs, followed by at least one data row. Raises
+    :class:`DataError` as :func:`read_book` would (``simlib validate`` calls it)."""
+    header = read_header(path, _EXPECTED)
+    _check_columns(CsvTable(str(path), header, {}), scenario)
+
+
 def read_book(path: str | Path, scenario: Scenario) -> ImportedBook:
     """Read and validate a book CSV against the scenario's segments and plan ladders.
 
@@ -78,15 +97,10 @@ def read_book(path: str | Path, scenario: Scenario) -> ImportedBook:
     Checks are vectorized, so a million-row book loads in seconds and in bounded memory.
     """
     table: CsvTable = read_csv(path, _EXPECTED)
+    _check_columns(table, scenario)
     header = table.header
     segments = scenario.segment_table()
     names = list(segments)
-    required = ["id", "contract", "tenure_months"]
-    if len(names) > 1:
-        required.insert(1, "segment")
-    table.require(required, _EXPECTED)
-    if "plan" not in header and "mrr" not in header:
-        raise table.error(f"needs a 'plan' or an 'mrr' column; found {', '.join(header)}")
     discount = scenario.contracts.annual_discount
     n = len(table)
 
