@@ -166,6 +166,25 @@ def test_fatigue_drops_grow_with_the_recent_offers_received():
     np.testing.assert_array_equal(book.offer_pressure[rows], [1, 3, 1, 1, 2, 1])
 
 
+def test_engagement_recovers_and_drags_usage_by_the_documented_amounts():
+    sim, rows = _hand_book(
+        [
+            "offers.fatigue.engagement_drop=0.1",
+            "offers.fatigue.engagement_recovery=0.25",
+            "usage.engagement_effect=0.4",
+        ]
+    )
+    book = sim.book
+    book.engagement[rows] = [1.0, 0.8, 0.5, 0.2, 0.9, 1.0]
+    book.usage_lost[rows] = 0.0
+    gap = 1 - book.engagement[rows].copy()
+    drag = engagement_month(sim, rows)
+    assert drag is not None
+    np.testing.assert_allclose(drag, 0.4 * gap, rtol=1e-12)
+    np.testing.assert_allclose(book.usage_lost[rows], 0.4 * gap, rtol=1e-12)
+    np.testing.assert_allclose(book.engagement[rows], 1 - 0.75 * gap, rtol=1e-12)
+
+
 # -- behaviour with common random numbers --------------------------------------------------
 
 

@@ -50,6 +50,9 @@ class UsageActor(Actor):
         sim.book.add_column("usage_prev", np.float64, -1.0)
         sim.ledger.declare("mean_usage")
         ensure_columns(sim)
+        self._engagement = sim.scenario.offers.fatigue.engagement_drop > 0
+        if self._engagement:  # only when engagement can move (absent by default)
+            sim.ledger.declare("mean_engagement")
         segments = sim.scenario.segment_table()
         default = sim.scenario.usage.initial
         self._initial = [seg.usage or default for seg in segments.values()]
@@ -90,3 +93,5 @@ class UsageActor(Actor):
         usage = np.clip(usage * np.exp(step), MIN_USAGE, MAX_USAGE)
         book.usage[rows] = usage
         sim.ledger.set("mean_usage", month, float(usage.mean()))
+        if self._engagement:
+            sim.ledger.set("mean_engagement", month, float(book.engagement[rows].mean()))
