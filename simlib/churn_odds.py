@@ -12,8 +12,11 @@ Built in (each registered by the module of its mechanism):
 order name              contribution to logit(p)                               module
 ====  ================  =====================================================  ===================
 0     ``base_risk``     logit(risk), risk ~ Beta(alpha, beta) per account      model/renewal.py
-10    ``satisfaction``  churn.satisfaction_effect x (fit - satisfaction)       model/satisfaction.py
+10    ``satisfaction``  churn.satisfaction_effect x (fit - satisfaction), or   model/satisfaction.py
+                        x (churn.satisfaction_reference - satisfaction)
 20    ``champion``      log(champion.churn_odds_multiplier) x champion_lost    model/champion.py
+40    ``lost_usage``    usage.churn_effect x usage_lost (log usage that        model/engagement.py
+                        unwanted offers took away)
 ====  ================  =====================================================  ===================
 
 A term returns ``None`` when it adds nothing for these rows (an effect of 0, no champion lost):
