@@ -1,0 +1,111 @@
+"""The hypothesis lab: does raising satisfaction raise ARPU, or mostly keep accounts longer?
+
+The lab answers the question by *intervention*, not correlation: it raises satisfaction on
+purpose and measures what follows, with common random numbers (every run of a lab experiment
+uses the same seed, so replication ``r`` of the baseline and of the raised book face the same luck
+account by account; see :mod:`simlib.compare`). Intervals are paired Student-t intervals of the
+per-replication differences.
+
+**The intervention** (:func:`intervention_overrides`). ``uplift`` (the default) sets
+``satisfaction.uplift = dose``: satisfaction drifts toward ``fit + dose`` instead of the account's
+product fit (0-1 scale), like a satisfaction programme that lifts every account without changing
+who the customers are. The churn link measures satisfaction against fit (``churn.satisfaction_
+effect x (fit - satisfaction)``), so this reaches churn, offer intent, usage and loyalty alike.
+``fit`` raises every segment's mean product fit by ``dose`` instead (better-fitting customers):
+satisfaction rises, but so does the reference the churn link compares it with, so that dose
+reaches only what reads satisfaction directly (offer intent and targeting, alert thresholds,
+loyalty stages).
+
+**Revenue per opening account and its exact decomposition** (:func:`decompose_revenue`). The
+cohort is the opening book (accounts alive at month 0, ``N0`` of them), the same accounts in both
+runs; accounts that arrive later are left out, so their number cannot blur the comparison.
+With ``S_t`` the share of the cohort alive at month ``t`` and ``A_t`` the ARPA of those survivors
+(currency per month), revenue per opening account over the horizon ``H`` is
+
+    R = sum_{t=0}^{H-1} S_t x A_t            (currency per opening account)
+
+and the change from baseline (0) to the raised book (1) splits exactly, with midpoint (Shapley)
+weights for a product of two factors:
+
+    dR = sum_t dS_t x (A0_t + A1_t) / 2      retention: accounts staying longer
+       + sum_t (S0_t + S1_t) / 2 x dA_t      expansion: survivors paying more (or less)
+
+``A_t = sum_g w_gt x a_gt`` over segments ``g`` (``w`` the survivors' segment shares, ``a`` each
+segment's ARPA), so the expansion part splits again, exactly:
+
+    dA_t = sum_g dw_gt x (a0_gt + a1_gt) / 2   mix: composition of the survivors
+         + sum_g (w0_gt + w1_gt) / 2 x da_gt   within: price change inside each segment
+
+Keeping more small accounts gives a negative mix term: ARPA can fall while revenue and LTV rise.
+The figures come from the monthly columns ``opening_accounts.SEGMENT`` and
+``opening_revenue.SEGMENT`` that runs with ``reporting.opening_cohort: true`` record (the lab
+switches it on; it changes no outcome).
+
+**What the CRM would show** (:func:`naive_vs_causal`): the ordinary least-squares slope of account
+MRR on satisfaction across the accounts alive at the last month (currency per month per unit of
+satisfaction), beside the causal slope ``dARPA_end / dmean_satisfaction`` of the intervention
+(same units, same survivors' definition).
+
+**Layout, by job.** :mod:`~simlib.lab.cohort` records the opening cohort during a run (the
+``opening_cohort`` actor) and reads it back; :mod:`~simlib.lab.metrics` registers revenue per
+opening account and the ``lab`` view of the metric registry (once, on import of
+:mod:`simlib.lab`); :mod:`~simlib.lab.designs` holds the interventions, the dose-response and the
+conditions; :mod:`~simlib.lab.decomposition` the exact decomposition and the CRM's regression
+beside the causal slope; :mod:`~simlib.lab.churn_floor` the churn floor (closed form and
+simulated curve); :mod:`~simlib.lab.roi` a CS team's return on investment;
+:mod:`~simlib.lab.narrative` the plain-language verdict. Every public name is re-exported here.
+"""
+
+from __future__ import annotations
+
+from .churn_floor import ArrayLikeFloat as ArrayLikeFloat
+from .churn_floor import churn_floor_closed_form, churn_floor_curve
+from .cohort import OpeningCohortTracker, opening_cohort_paths
+from .decomposition import (
+    DECOMPOSITION_PARTS,
+    decompose_revenue,
+    decomposition_summary,
+    naive_slopes,
+    naive_vs_causal,
+)
+from .designs import (
+    CONDITIONS,
+    INTERVENTIONS,
+    DoseResponse,
+    LabExperiment,
+    dose_response,
+    intervention_overrides,
+    run_conditions,
+    run_intervention,
+    shifted_fit_overrides,
+)
+from .metrics import LAB_METRICS, lab_metrics
+from .narrative import verdict
+from .roi import cs_roi, cs_verdict, run_cs_roi
+
+__all__ = [
+    "CONDITIONS",
+    "DECOMPOSITION_PARTS",
+    "INTERVENTIONS",
+    "LAB_METRICS",
+    "DoseResponse",
+    "LabExperiment",
+    "OpeningCohortTracker",
+    "churn_floor_closed_form",
+    "churn_floor_curve",
+    "cs_roi",
+    "cs_verdict",
+    "decompose_revenue",
+    "decomposition_summary",
+    "dose_response",
+    "intervention_overrides",
+    "lab_metrics",
+    "naive_slopes",
+    "naive_vs_causal",
+    "opening_cohort_paths",
+    "run_conditions",
+    "run_cs_roi",
+    "run_intervention",
+    "shifted_fit_overrides",
+    "verdict",
+]

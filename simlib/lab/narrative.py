@@ -1,0 +1,210 @@
+"""The lab's narrative: the plain-language verdict of an experiment, computed from its numbers
+(never a fixed sentence), and the wording helpers the lab's texts share (money with matching
+decimals, intervals, whether an interval excludes zero)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ..errors import UserInputError
+from .decomposition import decomposition_summary
+
+__all__ = ["verdict"]
+
+
+def _decimals(*values: float) -> int:
+    """Decimals to show a group of money figures alike: none from 100 up, else two."""
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    return 0 if finite and max(finite) >= 100 else 2
+
+
+def _money(x: float, currency: str, decimals: int | None = None) -> str:
+    d = _decimals(x) if decimals is None else decimals
+    return f"{x:,.{d}f} {currency}"
+
+
+def _ci_text(mean: float, low: float, high: float, currency: str) -> str:
+    """``mean currency [low to high]`` (the interval left out when undefined)."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return _money(mean, currency)
+    d = _decimals(mean, low, high)
+    return f"{mean:,.{d}f} {currency} [{low:,.{d}f} to {high:,.{d}f}]"
+
+
+def _sure(low: float, high: float) -> str | None:
+    """'up' / 'down' when the interval excludes zero, None otherwise."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    if low > 0:
+        return "up"
+    if high < 0:
+        return "down"
+    return None
+
+
+def verdict(
+    table: pd.DataFrame,
+    decomposition: pd.DataFrame,
+    naive_causal: pd.DataFrame | None = None,
+    currency: str = "USD",
+    level: float = 0.95,
+) -> str:
+    """The plain-language answer, computed from the numbers (never a fixed sentence).
+
+    ``table``: a :class:`LabExperiment` table (one dose); ``decomposition``: its per-replication
+    :func:`decompose_revenue`; ``naive_causal``: :func:`naive_vs_causal` (optional). Says how
+    much revenue per opening account the rise in satisfaction bought, whether its interval
+    excludes zero, which of retention and expansion dominates (and whether that is sure: the
+    paired interval of retention - expansion excludes zero), what happened to ARPA (and how
+    much of that is the survivors' mix), and how far the CRM's regression is from the causal
+    effect.
+    """
+    if decomposition.empty or table.empty:
+        raise UserInputError("the verdict needs a lab table and its decomposition")
+    summ = decomposition_summary(decomposition, level).set_index("part")
+    rows = table.set_index("metric")
+    lines = [
+        _headline(table, rows, summ, decomposition, currency, level),
+        _dominance(summ, currency),
+        _arpa_line(summ, currency),
+    ]
+    if "logo_churn_monthly" in rows.index:
+        lines.append(_churn_line(rows, currency))
+    if naive_causal is not None and not naive_causal.empty:
+        lines.append(_regression_line(naive_causal, currency))
+    return "\n".join(lines)
+
+
+def _headline(
+    table: pd.DataFrame,
+    rows: pd.DataFrame,
+    summ: pd.DataFrame,
+    decomposition: pd.DataFrame,
+    currency: str,
+    level: float,
+) -> str:
+    """What the rise in satisfaction bought in revenue per opening account, and whether its
+    interval excludes zero."""
+    dose = float(table["dose"].iloc[0]) if "dose" in table.columns else float("nan")
+    pct = f"{round(100 * level)} %"
+    d_sat = (
+        rows.loc["mean_satisfaction", "difference"]
+        if "mean_satisfaction" in rows.index
+        else float("nan")
+    )
+    tot = summ.loc["total"]
+    base_r = float(decomposition["baseline_revenue"].mean())
+    rel = tot["mean"] / base_r if base_r else float("nan")
+    direction = _sure(tot["ci_low"], tot["ci_high"])
+    head = (
+        f"Raising satisfaction by {dose:g} (the survivors' mean satisfaction moved "
+        f"{d_sat:+.3f}) changed revenue per opening account by "
+        f"{_ci_text(tot['mean'], tot['ci_low'], tot['ci_high'], currency)} ({rel:+.1%} of "
+        f"{_money(base_r, currency)}, {pct} interval)"
+    )
+    if direction is None:
+        head += ": the interval includes zero, so the simulation cannot tell a gain from no effect."
+    else:
+        head += f": the interval excludes zero, revenue goes {direction}."
+    return head
+
+
+def _dominance(summ: pd.DataFrame, currency: str) -> str:
+    """Which of retention and expansion dominates, its share of the two parts in size, and
+    whether the ranking is sure (the paired interval of retention - expansion excludes zero)."""
+    ret, exp = summ.loc["retention"], summ.loc["expansion"]
+    diff = summ.loc["retention_minus_expansion"]
+    bigger = "retention" if abs(ret["mean"]) >= abs(exp["mean"]) else "expansion"
+    smaller = "expansion" if bigger == "retention" else "retention"
+    what = {
+        "retention": "accounts staying longer",
+        "expansion": "surviving accounts paying more",
+    }
+    share = (
+        abs(summ.loc[bigger, "mean"]) / (abs(ret["mean"]) + abs(exp["mean"]))
+        if abs(ret["mean"]) + abs(exp["mean"]) > 0
+        else float("nan")
+    )
+    sure = _sure(diff["ci_low"], diff["ci_high"]) is not None
+    big, small = summ.loc[bigger], summ.loc[smaller]
+    return (
+        f"{bigger.capitalize()} ({what[bigger]}) dominates: "
+        f"{_ci_text(big['mean'], big['ci_low'], big['ci_high'], currency)}"
+        f" against {smaller} "
+        f"{_ci_text(small['mean'], small['ci_low'], small['ci_high'], currency)}"
+        f" ({share:.0%} of the two parts in size); "
+        + (
+            "the paired interval of their difference excludes zero, so this ranking is sure."
+            if sure
+            else "the paired interval of their difference includes zero, so the ranking is not sure."
+        )
+    )
+
+
+def _arpa_line(summ: pd.DataFrame, currency: str) -> str:
+    """What happened to the surviving opening accounts' ARPA at the last month (currency per
+    month), split into the price change within segments and the survivors' segment mix."""
+    arpa = summ.loc["arpa_change"]
+    arpa_dir = _sure(arpa["ci_low"], arpa["ci_high"])
+    arpa_text = (
+        f"ARPA of the surviving opening accounts at the last month changed by "
+        f"{_ci_text(arpa['mean'], arpa['ci_low'], arpa['ci_high'], currency + '/month')}"
+    )
+    mix = summ.loc["arpa_mix"]["mean"]
+    within = summ.loc["arpa_within"]["mean"]
+    arpa_text += (
+        f" (price change within segments {within:+,.2f}, survivors' segment mix {mix:+,.2f})"
+    )
+    if arpa_dir is None:
+        arpa_text += ": no measurable rise in ARPU."
+    elif arpa_dir == "up":
+        arpa_text += ": satisfaction measurably raises ARPU."
+    else:
+        arpa_text += ": ARPU measurably falls"
+        arpa_text += " because more small accounts stay." if mix < 0 and mix < within else "."
+    return arpa_text
+
+
+def _churn_line(rows: pd.DataFrame, currency: str) -> str:
+    """The change in monthly logo churn (percentage points) and, when the table has it, in the
+    LTV of an opening account."""
+    r = rows.loc["logo_churn_monthly"]
+    if "ltv_opening_book" in rows.index:
+        ltv = rows.loc["ltv_opening_book"]
+        ltv_text = (
+            f"; LTV of an opening account by "
+            f"{_ci_text(ltv['difference'], ltv['ci_low'], ltv['ci_high'], currency)}."
+        )
+    else:
+        ltv_text = "."
+    return (
+        f"Monthly logo churn changed by {100 * r['difference']:+.2f} points "
+        f"[{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]" + ltv_text
+    )
+
+
+def _regression_line(naive_causal: pd.DataFrame, currency: str) -> str:
+    """The CRM's regression slope beside the intervention's causal slope (currency per month
+    per unit of satisfaction), and whether their paired difference excludes zero."""
+    nc = naive_causal.set_index("estimate")
+    naive, causal = nc.loc["naive"], nc.loc["causal"]
+    bias = nc.loc["naive_minus_causal"]
+    unit = f"{currency}/month per unit of satisfaction"
+    text = (
+        f"A regression of MRR on satisfaction across the CRM's surviving accounts would "
+        f"report {naive['mean']:+,.0f} {unit}; the intervention shows {causal['mean']:+,.0f} "
+        f"[{causal['ci_low']:+,.0f}, {causal['ci_high']:+,.0f}]"
+    )
+    if _sure(bias["ci_low"], bias["ci_high"]) is None:
+        text += ": the two agree within the interval."
+    else:
+        text += (
+            f": the regression is off by {bias['mean']:+,.0f} (interval excludes zero): it "
+            "reads who the satisfied accounts are (bigger, better served, survivors) as "
+            "what satisfaction does."
+            if bias["mean"] > 0
+            else f": the regression is off by {bias['mean']:+,.0f} (interval excludes zero)."
+        )
+    return text
