@@ -25,9 +25,7 @@ def test_reference_term_is_the_documented_log_odds() -> None:
     sim, rows = _desk(["churn.satisfaction_effect=2.5", "churn.satisfaction_reference=0.62"])
     book = sim.book
     p = sim.actor("renewal").churn_probability(rows)  # type: ignore[union-attr]
-    z = logit(np.clip(book.risk[rows], 1e-12, 1 - 1e-12)) + 2.5 * (
-        0.62 - book.satisfaction[rows]
-    )
+    z = logit(np.clip(book.risk[rows], 1e-12, 1 - 1e-12)) + 2.5 * (0.62 - book.satisfaction[rows])
     np.testing.assert_allclose(p, expit(z), rtol=1e-12)
     # and it differs from the fit-based link the default keeps (fit varies by account)
     assert np.ptp(book.fit[rows]) > 0.3
