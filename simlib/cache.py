@@ -19,9 +19,11 @@ for). ``<code>`` fingerprints what else decides the results: the model's source 
 version and the registered actors; a change to any of them starts a fresh partition rather than
 serving stale tables.
 
-Each entry is written into a temporary folder beside its destination and renamed into place, so
-a run killed at any moment never leaves a partial entry that is read back; leftover temporary
-folders are ignored and removed once they are an hour old.
+Each entry is written into a temporary folder beside its destination
+(``.rep-R.tmp-HOST-PID-XXXXXXXX``, naming the writer) and renamed into place, so a run killed at
+any moment never leaves a partial entry that is read back; leftover temporary folders are
+ignored, and removed by the next run once their writer is no longer running (another machine's,
+on a shared cache folder, once they are an hour old). Entries are created with the user's umask.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import UserInputError
+from .io.atomic import folder_mode, remove_stale_temporaries, storage_error, temp_prefix
 from .paths import write_text_atomic
 from .scenario import Scenario, scenario_hash, to_yaml
 
@@ -52,7 +54,6 @@ __all__ = [
 ]
 
 TABLES = ("summary", "monthly", "accounts")
-_STALE_SECONDS = 3600.0
 
 
 def default_cache_dir() -> Path:
@@ -162,13 +163,7 @@ class ResultCache:
             ) from None
         if seed_dir not in self._cleaned:
             self._cleaned.add(seed_dir)
-            now = time.time()
-            for tmp in seed_dir.glob(".rep-*.tmp-*"):
-                try:
-                    if now - tmp.stat().st_mtime > _STALE_SECONDS:
-                        shutil.rmtree(tmp, ignore_errors=True)
-                except OSError:
-                    pass
+            remove_stale_temporaries(seed_dir, ".rep-*.tmp-*")
 
 
 def write_entry(
@@ -181,10 +176,15 @@ def write_entry(
 
     The files go to a temporary folder beside ``path`` that is then renamed to ``path``. If
     another process stored the same entry meanwhile, that entry is kept (both are identical).
+    A failed write (disk full) raises :class:`~simlib.errors.StorageError` naming ``path``.
     """
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-{os.getpid()}-", dir=dest.parent))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(dest), dir=dest.parent))
+        os.chmod(tmp, folder_mode())
+    except OSError as exc:
+        raise storage_error(dest, exc, "this cache entry") from None
     try:
         if error is not None:
             (tmp / "error.json").write_text(
@@ -201,6 +201,8 @@ def write_entry(
             if not dest.is_dir():
                 raise
             shutil.rmtree(tmp, ignore_errors=True)  # stored by someone else meanwhile
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise storage_error(dest, exc, "this cache entry") from exc
         raise

@@ -10,11 +10,20 @@ allows it (Linux: ``renameat2`` with ``RENAME_EXCHANGE``), so the destination al
 complete result. Elsewhere the earlier result is first moved aside (``.NAME.old-PID``) and the
 new one renamed in; a process killed between the two leaves the destination missing and the
 earlier result aside, and :func:`recover_folder` (called by :meth:`SimulationResult.read` and
-before every new write) puts it back.
+before every new write) puts it back. An earlier result is removed ``manifest.json`` first, so a
+removal cut short never leaves a folder that reads as a result with tables missing; a result
+folder read with a table missing is reported as incomplete (:class:`~simlib.errors.DataError`).
+
+A destination is written only when it is absent, an empty folder or a folder of simlib results
+(:func:`is_results_folder`: it holds ``manifest.json``); a file, a symbolic link or a folder of
+anything else is refused (:class:`~simlib.errors.UserInputError`, exit code 2) and left alone.
+Temporary folders of writers that are gone are removed before each write
+(:func:`simlib.io.atomic.remove_stale_beside`); folders are created with the user's umask.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
@@ -23,6 +32,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -30,10 +40,29 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import StorageError, UserInputError
+from .errors import DataError, StorageError, UserInputError
+from .io.atomic import folder_mode, pid_alive, remove_stale_beside, storage_error, temp_prefix
+from .io.locks import exclusive_lock
 from .scenario import Scenario, scenario_hash, to_yaml
 
-__all__ = ["SimulationResult", "atomic_folder", "package_versions", "recover_folder"]
+__all__ = [
+    "SimulationResult",
+    "atomic_folder",
+    "check_destination",
+    "is_results_folder",
+    "locked_destination",
+    "package_versions",
+    "recover_folder",
+]
+
+#: The files of a result folder besides ``manifest.json`` (written last).
+RESULT_FILES = (
+    "monthly.parquet",
+    "accounts.parquet",
+    "summary.parquet",
+    "summary.csv",
+    "resolved.yaml",
+)
 
 _PACKAGES = ("simlib", "simpy", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "PyYAML")
 
@@ -51,6 +80,7 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+_TABLES = ("monthly", "accounts", "summary")
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
@@ -86,13 +116,50 @@ def _exchange(a: Path, b: Path) -> bool:
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return False  # this process is not between the two renames any more
+    return pid_alive(pid)
+
+
+def _discard(folder: Path) -> None:
+    """Remove an earlier result, ``manifest.json`` first: cut short, what is left is no result."""
+    with contextlib.suppress(OSError):
+        (folder / "manifest.json").unlink()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def is_results_folder(path: str | Path) -> bool:
+    """True when ``path`` is a folder that simlib wrote results into: it holds ``manifest.json``
+    (``simlib run``, ``compare`` and ``sweep`` all write one, last)."""
+    path = Path(path)
+    return path.is_dir() and not path.is_symlink() and (path / "manifest.json").is_file()
+
+
+def check_destination(dest: str | Path) -> None:
+    """Refuse (:class:`UserInputError`, exit code 2) a destination that a result folder must
+    not replace: a file, a symbolic link, or a folder that holds something and no simlib
+    results. Absent, an empty folder or a folder of results is fine (a result replaces it)."""
+    dest = Path(dest)
+    if dest.is_symlink():
+        raise UserInputError(
+            f"{dest}: is a symbolic link; give the folder itself (or a new name) as --out"
+        )
+    if not dest.exists():
+        return
+    if not dest.is_dir():
+        raise UserInputError(
+            f"{dest}: is a file, not a folder of simlib results; it is left as it is: give "
+            "another --out (a new name, or a folder simlib wrote results into)"
+        )
+    if is_results_folder(dest):
+        return
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, another user's
-        return True
-    return True
+        empty = next(os.scandir(dest), None) is None
+    except OSError as exc:
+        raise UserInputError(f"{dest}: cannot read this folder ({exc.strerror})") from None
+    if not empty:
+        raise UserInputError(
+            f"{dest}: holds files but no simlib results (no manifest.json); it is left as it "
+            "is: give another --out (a new name, or a folder simlib wrote results into)"
+        )
 
 
 def _left_aside(dest: Path) -> list[Path]:
@@ -108,6 +175,32 @@ def _left_aside(dest: Path) -> list[Path]:
         if path.name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
             found.append(path)
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+@contextlib.contextmanager
+def locked_destination(dest: str | Path, what: str = "another simlib run") -> Iterator[None]:
+    """Hold the lock ``.NAME.lock`` beside the result folder ``dest`` for the block: a second
+    command writing ``dest`` meanwhile is refused (:class:`UserInputError`, exit code 2, naming
+    ``dest`` and the holder's process id; see :mod:`simlib.io.locks`). Creates ``dest``'s parent
+    folders, and removes those it created when the block ends without ``dest`` written."""
+    dest = Path(dest)
+    created = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserInputError(
+            f"{dest.parent}: cannot write results there ({exc.strerror})"
+        ) from None
+    try:
+        with exclusive_lock(dest.parent / f".{dest.name}.lock", dest, what):
+            yield
+    finally:
+        if not dest.exists():
+            for folder in created:  # innermost first; stops at the first one not empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
 
 def recover_folder(dest: str | Path) -> bool:
@@ -146,25 +239,39 @@ class atomic_folder:  # noqa: N801 - used like a function in a with-statement
         try:
             parent.mkdir(parents=True, exist_ok=True)
             recover_folder(self.dest)  # an earlier run killed while replacing it
+            check_destination(self.dest)
             for stale in _left_aside(self.dest):  # superseded: ``dest`` holds a result
-                shutil.rmtree(stale, ignore_errors=True)
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.dest.name}.tmp-", dir=parent))
+                _discard(stale)
+            remove_stale_beside(self.dest)  # of writers killed before they finished
+            self.tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(self.dest), dir=parent))
         except OSError as exc:
             raise UserInputError(f"{parent}: cannot write results there ({exc.strerror})") from None
+        with contextlib.suppress(OSError):  # mkdtemp's 0700 would ignore the user's umask
+            os.chmod(self.tmp, folder_mode())
         return self.tmp
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            try:
+                check_destination(self.dest)  # something else put there while writing
+            except UserInputError:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                raise
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             if isinstance(exc, OSError):
                 raise _storage_error(self.dest, exc) from exc
             return
+        self._swap()
+
+    def _swap(self) -> None:
+        """Put the complete ``tmp`` at ``dest`` (see the class docstring)."""
         old = None
         try:
             if self.dest.exists() and _exchange(self.tmp, self.dest):
                 # one step: ``dest`` went from the earlier result to the new one; ``tmp`` now
                 # holds the earlier one
-                shutil.rmtree(self.tmp, ignore_errors=True)
+                _discard(self.tmp)
                 return
             if self.dest.exists():
                 old = self.dest.with_name(f".{self.dest.name}.old-{os.getpid()}")
@@ -176,11 +283,14 @@ class atomic_folder:  # noqa: N801 - used like a function in a with-statement
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise _storage_error(self.dest, err) from err
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            _discard(old)
 
 
-def _storage_error(dest: Path, exc: OSError) -> StorageError:
+def _storage_error(dest: Path, exc: OSError) -> StorageError | UserInputError:
     reason = exc.strerror or str(exc)
+    error = storage_error(dest, exc, "results")
+    if isinstance(error, UserInputError):
+        return error  # the destination cannot be used at all (permissions, a read-only disk)
     return StorageError(
         f"{dest}: cannot write results ({reason}); nothing was written there and what the folder "
         "held before is unchanged"
@@ -252,13 +362,21 @@ class SimulationResult:
         manifest_path = folder / "manifest.json"
         if not manifest_path.is_file():
             raise UserInputError(f"{folder}: not a complete result (no manifest.json)")
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        missing = [name for name in RESULT_FILES if not (folder / name).is_file()]
+        if missing:
+            raise DataError(
+                f"{folder}: incomplete result folder: {', '.join(missing)} missing beside "
+                "manifest.json; write the result again"
+            )
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in _TABLES}
+        except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors too
+            raise DataError(f"{folder}: unreadable result folder ({exc})") from None
         return cls(
             scenario=load_scenario(folder / "resolved.yaml"),
             seed=int(manifest["seed"]),
-            monthly=pd.read_parquet(folder / "monthly.parquet"),
-            accounts=pd.read_parquet(folder / "accounts.parquet"),
-            summary=pd.read_parquet(folder / "summary.parquet"),
+            **tables,
             wall_seconds=float(manifest.get("wall_seconds", 0.0)),
             events_processed=int(manifest.get("simpy_events", 0)),
         )

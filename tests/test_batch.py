@@ -12,6 +12,7 @@ import pytest
 
 from simlib.batch import ensure_kernel, execute_notebook, expand_scenarios, load_batch
 from simlib.cli import main
+from simlib.io.locks import exclusive_lock
 from simlib.paths import safe_name
 from simlib.reports import external_references
 
@@ -203,3 +204,123 @@ def test_notebooks_run_on_a_kernel_over_ipc(tmp_path: Path) -> None:
     done = nbformat.read(dest, as_version=4)
     expected = "tcp" if os.name == "nt" else "ipc"
     assert done.cells[-1].outputs[0]["text"].strip() == expected
+
+
+TINY = """\
+replications: 1
+set: {{population.initial_accounts: 60, horizon_months: 6{extra}}}
+scenarios:
+  - scenario: textbook
+  - scenario: b2b_saas
+notebooks: {{scenario: [], batch: []}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "what"),
+    [
+        (", horizon_monthz: 3", "set.horizon_monthz", "unknown key"),
+        (", churn.monthly.alpha: -1", "set.churn.monthly.alpha", "must be"),
+        (", coverage.policy: bogus", "set.coverage.policy", "unknown coverage policy 'bogus'"),
+    ],
+    ids=["unknown key", "bad value", "unknown plug-in name"],
+)
+def test_a_bad_batch_wide_set_stops_before_anything_is_written(
+    tmp_path: Path, capsys, extra: str, key: str, what: str
+) -> None:
+    batch = _write(tmp_path / "b.yaml", TINY.format(extra=extra))
+    out = tmp_path / "out"
+    assert main(["batch", str(batch), "-q", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{batch}: set:" in err and f"{key}: {what}" in err, err
+    assert "Traceback" not in err
+    assert not out.exists()  # no run.json, index.html, batch.yaml: not even the folder
+
+
+def test_a_scenario_broken_on_its_own_is_still_a_recorded_failure(tmp_path: Path) -> None:
+    from simlib.batch.plan import check_common_set
+
+    _write(tmp_path / "broken.yaml", "extends: textbook\nchurn: {monthly: {alpha: -1}}\n")
+    batch = _write(
+        tmp_path / "b.yaml",
+        "set: {horizon_months: 6}\nscenarios: [{scenario: broken.yaml}, {scenario: textbook}]\n",
+    )
+    check_common_set(load_batch(batch), batch)  # the set is fine: the run records the failure
+
+
+def test_batch_out_must_be_a_batch_folder_or_new(tmp_path: Path, capsys) -> None:
+    batch = _write(tmp_path / "b.yaml", TINY.format(extra=""))
+    target = _write(tmp_path / "notes.txt", "mine\n")
+    assert main(["batch", str(batch), "-q", "--out", str(target)]) == 2
+    assert f"{target}: is a file" in capsys.readouterr().err
+    assert target.read_text(encoding="utf-8") == "mine\n"
+    other = tmp_path / "photos"
+    other.mkdir()
+    _write(other / ".hidden.tmp-1", "not a batch's\n")
+    (other / "a.jpg").write_bytes(b"\xff\xd8")
+    assert main(["batch", str(batch), "-q", "--out", str(other)]) == 2
+    assert f"{other}: holds files but no batch" in capsys.readouterr().err
+    assert sorted(p.name for p in other.iterdir()) == [".hidden.tmp-1", "a.jpg"]
+
+
+def test_a_second_batch_into_the_same_folder_exits_2_naming_the_first(tmp_path: Path, capsys):
+    import signal
+    import subprocess
+    import sys
+
+    batch = _write(tmp_path / "b.yaml", TINY.format(extra=""))
+    out = tmp_path / "out"
+    out.mkdir()
+    lock = out / ".simlib-batch.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom simlib.io.locks import exclusive_lock\n"
+            f"with exclusive_lock({str(lock)!r}, {str(out)!r}, 'another simlib batch'):\n"
+            "    print('locked', flush=True)\n    time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert main(["batch", str(batch), "-q", "--workers", "1", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"another simlib batch is already writing here (process {holder.pid})" in err
+        assert str(out) in err
+        assert sorted(p.name for p in out.iterdir()) == [lock.name]  # nothing written
+    finally:
+        holder.send_signal(signal.SIGKILL)  # as a killed batch: the lock goes with it
+        holder.wait()
+    assert lock.exists()  # left by the killed holder, and free: the next batch takes it
+    with exclusive_lock(lock, out, "another simlib batch"):
+        assert lock.read_text(encoding="ascii").strip() == str(os.getpid())
+    assert not lock.exists()
+
+
+def test_kernels_keep_their_sockets_in_the_batch_s_own_folder(tmp_path: Path) -> None:
+    """Jupyter's defaults put a kernel's IPC sockets (kernel-ipc-1 ... -5) in the notebook's
+    folder, where two batches writing one folder share them: each batch gets its own."""
+    from simlib.batch.notebooks import kernel_runtime
+
+    source = tmp_path / "where.ipynb"
+    nb = json.loads(json.dumps(FAILING_NOTEBOOK))
+    nb["cells"][1]["source"] = (
+        "import json\nfrom ipykernel import get_connection_file, get_connection_info\n"
+        "print(json.dumps([get_connection_file(), json.loads(get_connection_info())['ip']]))"
+    )
+    source.write_text(json.dumps(nb), encoding="utf-8")
+    cwd = tmp_path / "scenarios" / "s" / "where"
+    cwd.mkdir(parents=True)
+    with kernel_runtime() as a, kernel_runtime() as b:
+        assert a != b and oct(a.stat().st_mode & 0o777) == "0o700"
+        for runtime in (a, b):
+            execute_notebook(source, cwd / "where.ipynb", {}, ensure_kernel(), cwd, 120, runtime)
+            done = nbformat.read(cwd / "where.ipynb", as_version=4)
+            connection, ip = json.loads(done.cells[-1].outputs[0]["text"])
+            assert Path(connection).parent == runtime
+            if os.name != "nt":
+                assert Path(ip).parent == runtime
+    assert not a.exists() and not b.exists()
+    assert sorted(p.name for p in cwd.iterdir()) == ["where.ipynb"]  # no sockets left here

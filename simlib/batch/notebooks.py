@@ -8,20 +8,31 @@ needed, so importing :mod:`simlib.batch` stays light); the batch's bookkeeping l
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..io.atomic import pid_alive, storage_error
 from ..reports import notebook_to_html
 
 __all__ = [
     "declared_parameters",
     "ensure_kernel",
     "execute_notebook",
+    "kernel_runtime",
     "notebooks_dir",
     "render_html",
 ]
+
+_RUNTIME_PREFIX = "simlib-kernels-"
+#: errno values of a write that failed midway (the disk, not the notebook)
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
 
 
 def notebooks_dir() -> Path:
@@ -58,9 +69,30 @@ def ensure_kernel() -> str:
     return "simlib"
 
 
-def _kernel_manager_class(log: Path) -> type:
+@contextlib.contextmanager
+def kernel_runtime() -> Iterator[Path]:
+    """A private folder (mode 0700, short path in the system's temporary folder, as IPC socket
+    paths are limited to about 100 bytes) for the connection files and IPC sockets of one
+    batch's kernels, removed afterwards. Jupyter's defaults would put the sockets
+    (``kernel-ipc-1`` ... ``-5``) in the notebook's folder, where two batches writing the same
+    folder would share them. Folders that killed batches of this machine left are removed."""
+    root = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for old in root.glob(f"{_RUNTIME_PREFIX}*-*"):
+            pid = old.name[len(_RUNTIME_PREFIX) :].partition("-")[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{_RUNTIME_PREFIX}{os.getpid()}-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _kernel_manager_class(log: Path, runtime: Path) -> type:
     """A kernel manager that talks to its kernel over IPC sockets (no TCP ports) where the
-    platform has them (TCP elsewhere), with the kernel process's own output (start-up and
+    platform has them (TCP elsewhere), with its connection file and sockets in ``runtime`` (a
+    name of their own for each kernel), and the kernel process's own output (start-up and
     shutdown messages, not cell outputs) going to the file ``log``."""
     from jupyter_client.manager import AsyncKernelManager
 
@@ -69,6 +101,10 @@ def _kernel_manager_class(log: Path) -> type:
     class BatchKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("transport", transport)
+            name = f"kernel-{uuid.uuid4().hex[:12]}"
+            kwargs.setdefault("connection_file", str(runtime / f"{name}.json"))
+            if kwargs["transport"] == "ipc":
+                kwargs.setdefault("ip", str(runtime / f"{name}-ipc"))
             super().__init__(**kwargs)
 
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
@@ -87,12 +123,36 @@ def execute_notebook(
     kernel: str,
     cwd: Path,
     timeout: int | None = 1800,
+    runtime: Path | None = None,
 ) -> None:
     """Run ``source`` with papermill into ``dest`` (written under a temporary name first).
 
-    On failure the partially executed notebook is still moved to ``dest`` (and the kernel
-    process's own messages kept beside it in ``<name>.kernel.log``) and the error re-raised.
+    The kernel's connection file and IPC sockets go to ``runtime`` (a batch's
+    :func:`kernel_runtime`; a folder of this call's own when None). On failure the partially
+    executed notebook is still moved to ``dest`` (and the kernel process's own messages kept
+    beside it in ``<name>.kernel.log``) and the error re-raised; a write that fails for want of
+    space raises :class:`~simlib.errors.StorageError` naming ``dest``.
     """
+    with contextlib.ExitStack() as stack:
+        if runtime is None:
+            runtime = stack.enter_context(kernel_runtime())
+        try:
+            _execute(source, dest, parameters, kernel, cwd, timeout, runtime)
+        except OSError as exc:
+            if exc.errno in _STORAGE_ERRNOS:
+                raise storage_error(dest, exc, "this notebook") from exc
+            raise
+
+
+def _execute(
+    source: Path,
+    dest: Path,
+    parameters: dict[str, Any],
+    kernel: str,
+    cwd: Path,
+    timeout: int | None,
+    runtime: Path,
+) -> None:
     import papermill as pm
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +170,7 @@ def execute_notebook(
             log_output=False,
             cwd=str(cwd),
             execution_timeout=timeout,
-            kernel_manager_class=_kernel_manager_class(log),
+            kernel_manager_class=_kernel_manager_class(log, runtime),
         )
         ok = True
     finally:

@@ -39,6 +39,7 @@ __all__ = [
     "ScenarioSpec",
     "SimulationTask",
     "batch_notebook_task",
+    "check_common_set",
     "expand_scenarios",
     "fingerprint",
     "load_batch",
@@ -231,6 +232,40 @@ def _expand_grid(g: GridSpec, common: list[str], base: Path) -> list[ScenarioSpe
             )
         )
     return out
+
+
+def check_common_set(batch: BatchFile, batch_path: Path) -> None:
+    """Check the batch-wide ``set`` before anything runs: applied to each scenario the batch
+    names (each distinct preset or file once), it must load wherever the scenario loads without
+    it. Otherwise a :class:`BatchError` names the batch file and each key of ``set`` with what
+    is wrong (exit code 2). A scenario that does not load even on its own is left to the run,
+    which records it as that scenario's failure."""
+    from ..plugins import load_scenario  # loads, then checks plug-in names
+
+    common = _override_list(batch.set)
+    if not common:
+        return
+    base = batch_path.resolve().parent
+    refs = [e.scenario if e.grid is None else e.grid.scenario for e in batch.scenarios]
+    for ref in dict.fromkeys(_resolve_ref(r, base) for r in refs if r is not None):
+        try:
+            load_scenario(ref, common)
+        except UserInputError as exc:
+            try:
+                load_scenario(ref, [])
+            except Exception:
+                continue  # broken on its own: that scenario's failure, recorded by the run
+            raise BatchError(_common_set_message(batch_path, ref, exc)) from None
+
+
+def _common_set_message(batch_path: Path, ref: str, exc: UserInputError) -> str:
+    """``BATCH: set: KEY: what is wrong`` for each problem (scenario ``ref`` named)."""
+    problems = getattr(exc, "problems", None) or [("", str(exc))]
+    lines = [f"{batch_path}: set: invalid for scenario {ref!r} (nothing was run)"]
+    for key, message in problems:
+        key = "set" if key in ("", "--set") else f"set.{key}"
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
 
 
 def own_overrides(batch: BatchFile, spec: ScenarioSpec) -> list[str]:

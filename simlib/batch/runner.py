@@ -1,11 +1,19 @@
 """Running a batch: its tasks in order, failures recorded (the batch goes on), ``--resume``, the
 progress bar and results moved into place atomically.
 
-The steps of :func:`run_batch`, in order: prepare the output folder (removing what an
-interrupted run left half-written), load every scenario, simulate them through one executor,
-run the scenario notebooks, write the batch's tables, run the batch-level notebooks, write the
-index page. ``run.json`` holds every task's state and fingerprint (what ``--resume`` reads);
+The steps of :func:`run_batch`, in order: check the batch-wide ``set`` against every scenario
+(before anything is written), prepare the output folder (refusing a file or a folder of
+something else, locking it against a second batch, removing what an interrupted run left
+half-written), load every scenario, simulate them through one executor, run the scenario
+notebooks, write the batch's tables, run the batch-level notebooks, write the index page.
+``run.json`` holds every task's state and fingerprint (what ``--resume`` reads);
 ``run_log.jsonl`` is the append-only history.
+
+One batch writes into an output folder at a time: the batch holds the lock ``.simlib-batch.lock``
+in it (:mod:`simlib.io.locks`; released when the batch ends, however it ends), and a second
+batch into the same folder stops at once with exit code 2, naming the folder and the holder's
+process id. Each batch's notebook kernels keep their connection files and IPC sockets in a
+private temporary folder of that batch (:func:`simlib.batch.notebooks.kernel_runtime`).
 """
 
 from __future__ import annotations
@@ -22,11 +30,14 @@ from typing import Any
 import pandas as pd
 
 from ..errors import UserInputError
+from ..io.atomic import atomic_file, storage_error
+from ..io.locks import exclusive_lock
 from ..paths import safe_name, within, write_text_atomic
 from ..reports import comparison_from_results, headline_table
+from ..results import RESULT_FILES
 from .failures import Failure, FailureKind, error_text
 from .index import Report, now, report_links, write_index
-from .notebooks import ensure_kernel, execute_notebook, render_html
+from .notebooks import ensure_kernel, execute_notebook, kernel_runtime, render_html
 from .plan import (
     BatchError,
     BatchFile,
@@ -35,6 +46,7 @@ from .plan import (
     ScenarioSpec,
     SimulationTask,
     batch_notebook_task,
+    check_common_set,
     expand_scenarios,
     fingerprint,
     load_batch,
@@ -105,8 +117,11 @@ class RunState:
             "error": error,
             "finished": self.tasks[key]["finished"],
         }
-        with self.log_path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        try:
+            with self.log_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise storage_error(self.log_path, exc) from exc
         write_text_atomic(
             self.path, json.dumps({"tasks": self.tasks}, indent=1, ensure_ascii=False)
         )
@@ -122,42 +137,68 @@ def run_batch(
     show_code: bool | None = None,
     progress: bool = True,
 ) -> BatchOutcome:
-    """Run a batch file; see :mod:`simlib.batch`. Returns a :class:`BatchOutcome`."""
+    """Run a batch file; see :mod:`simlib.batch`. Returns a :class:`BatchOutcome`.
+
+    A batch-wide ``set`` that no scenario accepts, an output folder that is a file or holds
+    something other than a batch, or another batch writing into the same folder: a
+    :class:`UserInputError` (exit code 2) before anything is written."""
     batch_path = Path(batch_path)
     batch = load_batch(batch_path)
+    check_common_set(batch, batch_path)
     name = batch.name or batch_path.stem
     out = _output_folder(out_dir, name)
-    _clear_leftovers(out)
-    run = _BatchRun.start(batch_path, batch, name, out, resume, show_code)
-    run.load_scenarios()
-    run.check_names()
-    run.open_progress(progress)
-    run.simulate(executor, workers, scheduler)
-    run.read_results()
-    run.scenario_notebooks()
-    run.write_tables()
-    run.batch_notebooks()
-    run.bar.close()
-    index = write_index(
-        out,
-        batch,
-        name,
-        run.loaded,
-        run.results,
-        run.reports,
-        run.scen_nbs,
-        run.batch_reports,
-        run.comparison,
-        run.failures,
+    with (
+        exclusive_lock(out / LOCK_NAME, out, "another simlib batch"),
+        kernel_runtime() as runtime,
+    ):
+        _clear_leftovers(out)
+        run = _BatchRun.start(batch_path, batch, name, out, resume, show_code)
+        run.runtime = runtime
+        return run.steps(progress, executor, workers, scheduler)
+
+
+#: The files of a finished simulation (a folder with one missing is simulated again).
+COMPLETE_RESULT = ("manifest.json", *RESULT_FILES)
+#: The lock file a running batch holds in its output folder.
+LOCK_NAME = ".simlib-batch.lock"
+#: What a batch writes at the top of its folder; a folder holding one of these is a batch's.
+_BATCH_MARKS = ("batch.yaml", "run.json", "run_log.jsonl", LOCK_NAME)
+
+
+def _is_leftover(name: str) -> bool:
+    return name.startswith(".") and (
+        ".tmp" in name or ".old-" in name or name.endswith(".running.ipynb")
     )
-    return BatchOutcome(
-        out_dir=out, index=index, failures=run.failures, ran=run.ran, skipped=run.skipped
-    )
+
+
+def _check_batch_folder(out: Path) -> None:
+    """Refuse an output folder that is a file, or a folder holding something other than a
+    batch's files (which the batch would mix its files into and tidy up)."""
+    if out.is_symlink() and not out.is_dir():
+        raise UserInputError(f"{out}: is a broken symbolic link; give another --out")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UserInputError(
+            f"{out}: is a file, not a batch's output folder; it is left as it is: give "
+            "another --out"
+        )
+    try:
+        names = [entry.name for entry in os.scandir(out)]
+    except OSError as exc:
+        raise UserInputError(f"{out}: cannot read this folder ({exc.strerror})") from None
+    if names and not any(n in _BATCH_MARKS for n in names) and not all(map(_is_leftover, names)):
+        raise UserInputError(
+            f"{out}: holds files but no batch (no batch.yaml or run.json); it is left as it "
+            "is: give another --out (a new name, or a folder a batch wrote)"
+        )
 
 
 def _output_folder(out_dir: str | Path | None, name: str) -> Path:
-    """The batch's output folder (``reports/<name>/`` by default), created, as an absolute path."""
+    """The batch's output folder (``reports/<name>/`` by default), checked
+    (:func:`_check_batch_folder`) and created, as an absolute path."""
     out = Path(out_dir) if out_dir else Path("reports") / safe_name(name)
+    _check_batch_folder(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -171,11 +212,10 @@ def _output_folder(out_dir: str | Path | None, name: str) -> Path:
 def _clear_leftovers(out: Path) -> None:
     """Remove what an interrupted earlier run left half-written in the batch folder: temporary
     files and folders (hidden names with ``.tmp`` or ``.old-``, notebooks still ``.running``).
-    Finished results are only ever renamed into place, so none of these is one. One batch run
-    per output folder at a time."""
+    Finished results are only ever renamed into place, so none of these is one. Called with
+    the folder's lock held: no other batch is writing there."""
     for path in sorted(out.rglob(".*"), key=lambda p: len(p.parts), reverse=True):
-        name = path.name
-        if ".tmp" in name or ".old-" in name or name.endswith(".running.ipynb"):
+        if _is_leftover(path.name):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
@@ -183,14 +223,13 @@ def _clear_leftovers(out: Path) -> None:
 
 
 def _write_table(df: pd.DataFrame, path: Path) -> None:
-    """Write a CSV or Parquet table under a temporary name, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".csv":
-        df.to_csv(tmp, index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    """Write a CSV or Parquet table under a temporary name, then rename it into place (a
+    failed write raises an error naming ``path``, see :func:`simlib.io.atomic.atomic_file`)."""
+    with atomic_file(path) as tmp:
+        if path.suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
 
 
 @dataclass
@@ -214,6 +253,7 @@ def _run_notebook(
     show_code: bool,
     timeout: int | None,
     root: Path,
+    runtime: Path | None = None,
 ) -> _NotebookRun:
     """Execute and render ``task`` unless ``reuse`` and it finished with this fingerprint; the
     partially executed notebook of a failure is kept and rendered, and linked from it."""
@@ -224,7 +264,9 @@ def _run_notebook(
     try:
         task.folder.mkdir(parents=True, exist_ok=True)
         (task.folder / "outputs.json").unlink(missing_ok=True)
-        execute_notebook(task.source, task.ipynb, task.parameters, kernel, task.folder, timeout)
+        execute_notebook(
+            task.source, task.ipynb, task.parameters, kernel, task.folder, timeout, runtime
+        )
     except Exception as exc:
         error, detail = error_text(exc)
     try:
@@ -260,6 +302,7 @@ class _BatchRun:
     skipped: list[str] = field(default_factory=list)
     loaded: list[tuple[ScenarioSpec, Any]] = field(default_factory=list)
     kernel: str = ""
+    runtime: Path | None = None
     bar: Any = None
     results: dict[str, Any] = field(default_factory=dict)
     sim_fp: dict[str, str] = field(default_factory=dict)
@@ -295,6 +338,39 @@ class _BatchRun:
         )
         write_text_atomic(out / "batch.yaml", batch_path.read_text(encoding="utf-8"))
         return run
+
+    def steps(
+        self, progress: bool, executor: str, workers: int | None, scheduler: str | None
+    ) -> BatchOutcome:
+        """Every step after the start, in order, then the index page."""
+        self.load_scenarios()
+        self.check_names()
+        self.open_progress(progress)
+        self.simulate(executor, workers, scheduler)
+        self.read_results()
+        self.scenario_notebooks()
+        self.write_tables()
+        self.batch_notebooks()
+        self.bar.close()
+        index = write_index(
+            self.out,
+            self.batch,
+            self.name,
+            self.loaded,
+            self.results,
+            self.reports,
+            self.scen_nbs,
+            self.batch_reports,
+            self.comparison,
+            self.failures,
+        )
+        return BatchOutcome(
+            out_dir=self.out,
+            index=index,
+            failures=self.failures,
+            ran=self.ran,
+            skipped=self.skipped,
+        )
 
     def load_scenarios(self) -> None:
         """Load every scenario; a broken one is a recorded failure, not the end of the batch."""
@@ -345,7 +421,7 @@ class _BatchRun:
             task = simulation_task(self.out, self.batch, spec.name, scen)
             self.sim_fp[spec.name] = task.fingerprint
             if self.resume and self.state.done(
-                task.key, task.fingerprint, task.folder / "manifest.json"
+                task.key, task.fingerprint, *(task.folder / f for f in COMPLETE_RESULT)
             ):
                 self.skipped.append(task.key)
                 self.bar.update(1)
@@ -422,6 +498,7 @@ class _BatchRun:
             self.show,
             self.batch.execution_timeout,
             root=self.out,
+            runtime=self.runtime,
         )
         (self.ran if done.ran else self.skipped).append(task.key)
         if done.failure is not None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
+import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from ..errors import SimlibError, UserInputError
@@ -56,6 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_TEMPORARY = re.compile(
+    r"^\.(?P<name>.+?)(?:\.tmp-.*|\.old-\d+|\.running(?=\.ipynb$))(?P<end>(?:\.ipynb)?)$"
+)
+
+
+def _user_path(filename: object) -> str:
+    """The path a user gave for an error's file name: a temporary name of simlib's writers
+    (``.NAME.tmp-...``, ``.NAME.old-PID``, ``.NAME.running.ipynb``) becomes ``NAME`` beside it."""
+    path = Path(os.fsdecode(filename)) if isinstance(filename, str | bytes) else Path(str(filename))
+    match = _TEMPORARY.match(path.name)
+    return str(path.with_name(match["name"] + match["end"])) if match else str(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -69,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"simlib {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:  # the file system refused (disk full, permissions): no traceback
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{_user_path(exc.filename)}: " if exc.filename else ""
         print(f"simlib {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -33,9 +33,12 @@ def compare_command(args: argparse.Namespace) -> int:
 
     from ..compare import compare
     from ..paths import safe_name
+    from ..results import check_destination
 
     if len(args.scenarios) < 2:
         raise CommandError("give at least two scenarios: the baseline first, then alternatives")
+    if args.out:
+        check_destination(args.out)  # a file or a folder of something else: refused at once
     options = run_options(args)
     result = compare(
         args.scenarios,

@@ -21,13 +21,17 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 @command("run", "simulate N replications and write the result tables", _run_args)
 def run(args: argparse.Namespace) -> int:
     from ..experiment import simulate
+    from ..results import check_destination, locked_destination
 
     scenario = load_scenario(args.scenario, args.overrides)
     out = Path(args.out) if args.out else Path("reports") / "runs" / safe_name(scenario.name)
+    check_destination(out)  # a file or a folder of something else: refused before running
     if not (args.cache_dir or args.resume):
         args.no_cache = True  # a single run stores nothing unless asked to
-    result = simulate(scenario, replications=args.replications, seed=args.seed, **run_options(args))
-    result.write(out)
+    options = run_options(args)
+    with locked_destination(out, "another simlib run"):  # two runs into one folder: refused
+        result = simulate(scenario, replications=args.replications, seed=args.seed, **options)
+        result.write(out)
     report_targets(result.extra, args.quiet)
     if not args.quiet:
         s = result.summary
@@ -45,10 +49,6 @@ def run(args: argparse.Namespace) -> int:
     "validate", "check a scenario; print the fully resolved YAML, or the errors", scenario_arguments
 )
 def validate(args: argparse.Namespace) -> int:
-    from ..model.book_import import check_book_header
-
     scenario = load_scenario(args.scenario, args.overrides)
-    if scenario.population.from_csv is not None:  # the book's header, not its rows
-        check_book_header(scenario.population.from_csv, scenario)
     sys.stdout.write(to_yaml(scenario))
     return 0
