@@ -26,7 +26,14 @@ from simlib.metrics import registry as registry_mod
 def test_built_in_summary_columns_are_the_contracts_in_order() -> None:
     assert summary_columns() == SUMMARY_COLUMNS
     assert SUMMARY_COLUMNS[:4] == ("scenario", "replication", "seed", "accounts")
-    assert SUMMARY_COLUMNS[-1] == "mean_satisfaction"
+    # the contract's figures end at mean_satisfaction; figures added since follow, in order
+    contract_end = SUMMARY_COLUMNS.index("mean_satisfaction") + 1
+    assert SUMMARY_COLUMNS[contract_end:] == (
+        "cac_total",
+        "payback_months",
+        "ltv_cac",
+        "ltv_with_tail_mean",
+    )
 
 
 def test_every_figure_has_label_unit_and_direction() -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .base import Probability, Strict
+from .base import NonNegative, Probability, SegmentName, Strict
 
 __all__ = ["Economics", "Reporting"]
 
@@ -22,6 +22,14 @@ class Economics(Strict):
         default=0.1, description="yearly discount rate for LTV (0.1 = 10 % a year)"
     )
     currency: str = Field(default="USD", max_length=16, description="currency label of figures")
+    cac: dict[SegmentName, NonNegative] = Field(
+        default_factory=dict,
+        description=(
+            "cost of acquiring one account, by segment (currency per account arriving in the "
+            "simulation, month 1 on; referrals included); a segment not named costs 0. Read "
+            "by the figures cac_total, payback_months and ltv_cac only"
+        ),
+    )
 
 
 class Reporting(Strict):

@@ -258,15 +258,71 @@ def _read_document(path: Path) -> dict[str, Any]:
     return doc
 
 
+#: Suffix of a key whose value replaces the inherited one instead of being merged into it
+#: (``addons!: {...}`` in a scenario that ``extends:`` another; see :func:`deep_merge`).
+REPLACE_SUFFIX = "!"
+
+
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``override`` merged into a copy of ``base``, mapping by mapping (lists are replaced)."""
-    out = copy.deepcopy(base)
+    """``override`` merged into a copy of ``base``, mapping by mapping (lists are replaced).
+
+    A key written with the suffix ``!`` (``addons!``) replaces the value of ``base`` under
+    ``addons`` with its own instead of merging into it, so an inherited mapping (a catalogue,
+    the segments) can lose entries. Marked keys left anywhere else are read without the ``!``
+    (:func:`resolve_replace`).
+    """
+    out = resolve_replace(copy.deepcopy(base))
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(key, str) and key.endswith(REPLACE_SUFFIX):
+            out[key[: -len(REPLACE_SUFFIX)]] = resolve_replace(copy.deepcopy(value))
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = resolve_replace(copy.deepcopy(value))
     return out
+
+
+def resolve_replace(doc: Any) -> Any:
+    """``doc`` with every ``key!`` read as ``key`` (in place; nothing left to replace)."""
+    if isinstance(doc, list):
+        for item in doc:
+            resolve_replace(item)
+    elif isinstance(doc, dict):
+        for key in [k for k in doc if isinstance(k, str) and k.endswith(REPLACE_SUFFIX)]:
+            doc[key[: -len(REPLACE_SUFFIX)]] = doc.pop(key)
+        for value in doc.values():
+            resolve_replace(value)
+    return doc
+
+
+def check_replace_keys(doc: Any, source: str) -> None:
+    """Refuse a ``!`` key with no name (``!``, ``name!!``) and a key given both plain and
+    marked in one mapping (``addons`` and ``addons!``), naming each key path."""
+    problems: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        node, where = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            path = f"{where}.{key}" if where else str(key)
+            if isinstance(node, dict) and isinstance(key, str) and key.endswith(REPLACE_SUFFIX):
+                name = key[: -len(REPLACE_SUFFIX)]
+                if not name or name.endswith(REPLACE_SUFFIX):
+                    problems.append(
+                        (
+                            path,
+                            "a '!' after a key name (name!) replaces the "
+                            "inherited value; give one name and one '!'",
+                        )
+                    )
+                elif name in node:
+                    problems.append(
+                        (path, f"given both as {name!r} (merged) and {key!r} (replaced); keep one")
+                    )
+            if isinstance(value, (dict, list)):
+                stack.append((value, path))
+    if problems:
+        raise ScenarioError(source, sorted(problems))
 
 
 def _resolve_data_paths(doc: dict[str, Any], folder: Path) -> None:
@@ -284,6 +340,7 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, An
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise ScenarioError(str(path), [("extends", f"extends itself in a cycle: {cycle}")])
     doc = _read_document(path)
+    check_replace_keys(doc, str(path))
     _resolve_data_paths(doc, path.parent)
     parent_ref = doc.pop("extends", None)
     if parent_ref is None:
@@ -324,7 +381,7 @@ def apply_overrides(
                 where = ".".join(parts[: depth + 1])
                 raise ScenarioError(source, [(key, f"{where} is a value, not a mapping")])
             node = child
-        node[parts[-1]] = value
+        node[parts[-1].removesuffix(REPLACE_SUFFIX)] = value  # a --set value always replaces
     return out
 
 
@@ -546,7 +603,8 @@ def validate(doc: Any, source: str) -> Scenario:
         raise ScenarioError(
             source, [("", f"a scenario is a YAML mapping, got {type(doc).__name__}")]
         )
-    doc = dict(doc)
+    check_replace_keys(doc, source)
+    doc = resolve_replace(copy.deepcopy(doc))
     doc.pop("extends", None)
     filled: set[str] = set()
     try:
@@ -590,6 +648,7 @@ def load_scenario(
     elif isinstance(ref, dict):
         _check_depth(ref, "<mapping>")
         doc, source = copy.deepcopy(ref), "<mapping>"
+        check_replace_keys(doc, source)
         parent_ref = doc.pop("extends", None)
         if parent_ref is not None:
             doc = deep_merge(_load_with_extends(_resolve_ref(str(parent_ref), None)), doc)

@@ -13,8 +13,10 @@ from .economics import Economics, Reporting
 from .extensions import EXTENSION_BLOCKS
 from .offers import Offers
 from .population import Acquisition, Population, Segment
+from .pricing import Pricing
 from .renewal import ChurnConfig, Contracts
 from .satisfaction import Champion, Loyalty, Satisfaction
+from .seats import Seats
 from .usage import Usage
 
 __all__ = ["DEFAULTS", "Scenario"]
@@ -40,6 +42,8 @@ class Scenario(Strict):
     approval: Approval = Field(default_factory=Approval)
     budget: Budget = Field(default_factory=Budget)
     loyalty: Loyalty = Field(default_factory=Loyalty)
+    seats: Seats = Field(default_factory=Seats)
+    pricing: Pricing = Field(default_factory=Pricing)
     economics: Economics = Field(default_factory=Economics)
     reporting: Reporting = Field(default_factory=Reporting)
     extensions: dict[str, dict[str, Any] | None] = Field(
@@ -57,6 +61,8 @@ class Scenario(Strict):
         named: list[tuple[str, list[str]]] = [
             ("approval.approvers", list(self.approval.approvers)),
             ("budget.per_year", list(self.budget.per_year)),
+            ("seats.segments", list(self.seats.segments or [])),
+            ("economics.cac", list(self.economics.cac)),
         ]
         for kind, spec in self.offers.kinds.items():
             named.append((f"offers.kinds.{kind}.segments", spec.segments or []))

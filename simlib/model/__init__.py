@@ -13,8 +13,10 @@ from . import (
     offers,
     opening_book,
     population,
+    pricing,
     renewal,
     satisfaction,
+    seats,
     tenure,
     usage,
 )
@@ -31,8 +33,10 @@ __all__ = [
     "offers",
     "opening_book",
     "population",
+    "pricing",
     "renewal",
     "satisfaction",
+    "seats",
     "tenure",
     "usage",
 ]
