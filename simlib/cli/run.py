@@ -49,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
     "validate", "check a scenario; print the fully resolved YAML, or the errors", scenario_arguments
 )
 def validate(args: argparse.Namespace) -> int:
+    from ..model.book_import import check_book_header
+
     scenario = load_scenario(args.scenario, args.overrides)
+    if scenario.population.from_csv is not None:  # the book's header, not its rows
+        check_book_header(scenario.population.from_csv, scenario)
     sys.stdout.write(to_yaml(scenario))
     return 0
