@@ -11,7 +11,9 @@ registered when :mod:`simlib.model` is imported; ``none`` here):
 * ``tiered_by_ltv_potential``: the same on the LTV potential an account manager can see:
   gross margin x (ARR at the top plan of the account's ladder) x expected lifetime in years, the
   lifetime from the *segment's* mean churn (the account's own risk is not observable);
-* ``rules``: the scenario's ``coverage.rules`` list, first match wins.
+* ``rules``: the scenario's ``coverage.rules`` list, first match wins;
+* ``by_capacity``: the team's hours decide how many accounts get a CSM, down the priority list
+  (LTV potential, then health), within the tier shares; the rest tech touch.
 """
 
 from __future__ import annotations

@@ -688,32 +688,36 @@ def csm_headcount(
 ) -> Figure:
     """``metric`` (net value by default: margin less CS and offer costs, currency over the
     horizon) against CSM headcount from a sweep over ``key`` (``simlib.sweep``; its result or
-    its table), mean with 95 % t interval at each headcount. With common random numbers
-    (replication r of every point shares its luck), each point's paired difference against
-    the best point is also computed: points whose paired 95 % interval includes 0 are drawn
-    hollow (not told apart from the best); the best is labelled."""
+    its table). Left: mean and 95 % t interval at each headcount. Right: the paired difference
+    from the best headcount with its 95 % interval (common random numbers: replication r of
+    every point shares its luck, so the pairs cancel most of the noise between replications);
+    a headcount whose interval holds 0 is not told apart from the best (hollow)."""
     from ..stats import mean_ci
 
     table = result.table if hasattr(result, "table") else result
     ok = table[table["error"].isna()] if "error" in table.columns else table
     wide = ok.pivot_table(index="replication", columns=key, values=metric, aggfunc="first")
     wide = wide.dropna()  # replications that every point ran, for the paired differences
-    counts = [float(c) for c in wide.columns]
-    cis = [mean_ci(wide[c].to_numpy()) for c in wide.columns]
-    best = wide.columns[int(np.argmax([ci.mean for ci in cis]))]
-    fig, ax = _figure(size=(9, 5.5))
-    means = np.array([ci.mean for ci in cis])
-    half = np.nan_to_num(np.array([ci.half_width for ci in cis]))
-    ax.plot(counts, means, color="0.6", lw=1, zorder=1)
-    for c, x, m, h in zip(wide.columns, counts, means, half, strict=True):
-        diff = mean_ci((wide[c] - wide[best]).to_numpy())
-        tied = c == best or not (diff.high < 0)
-        ax.errorbar(x, m, yerr=h, fmt="o", ms=8, capsize=4, color="C0",
-                    mfc="C0" if not tied or c == best else "white", zorder=2)  # fmt: skip
-    ax.annotate(f"best: {float(best):g}", (float(best), float(means.max())),
-                textcoords="offset points", xytext=(0, 12), ha="center")  # fmt: skip
-    ax.yaxis.set_major_formatter(_money(currency))
-    ax.set_xlabel("CSMs (" + key + ")")
-    ax.set_ylabel(f"{metric_label(metric)} ({currency})")
-    ax.set_title("How many CSMs? (mean, 95 % interval; hollow: not told apart from the best)")
+    x = np.array([float(c) for c in wide.columns])
+    level = [mean_ci(wide[c].to_numpy()) for c in wide.columns]
+    best = wide.columns[int(np.argmax([ci.mean for ci in level]))]
+    diff = [mean_ci((wide[c] - wide[best]).to_numpy()) for c in wide.columns]
+    tied = np.array([c != best and not d.high < 0 for c, d in zip(wide.columns, diff, strict=True)])
+    fig, axes = _figure(1, 2, size=(12, 5))
+    for ax, cis in zip(axes, (level, diff), strict=True):
+        mean = np.array([ci.mean for ci in cis])
+        half = np.nan_to_num(np.array([ci.half_width for ci in cis]))
+        ax.plot(x, mean, color="0.6", lw=1, zorder=1)
+        ax.errorbar(x, mean, yerr=half, fmt="none", ecolor="C0", capsize=4, zorder=2)
+        ax.scatter(x[~tied], mean[~tied], s=50, color="C0", zorder=3)
+        ax.scatter(x[tied], mean[tied], s=50, facecolors="white", edgecolors="C0", zorder=3)
+        ax.yaxis.set_major_formatter(_money(currency))
+        ax.set_xlabel(f"CSMs ({key})")
+    axes[1].axhline(0, color="black", lw=0.8)
+    axes[0].annotate(f"best: {float(best):g}", (float(best), level[list(wide.columns).index(best)].mean),
+                     textcoords="offset points", xytext=(0, 14), ha="center")  # fmt: skip
+    axes[0].set_ylabel(f"{metric_label(metric)} ({currency})")
+    axes[0].set_title("Mean, 95 % interval")
+    axes[1].set_title(f"Paired difference from {float(best):g} CSMs, 95 % interval")
+    fig.suptitle("How many CSMs? (hollow: not told apart from the best)")
     return fig
