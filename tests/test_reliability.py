@@ -1081,12 +1081,13 @@ def test_a_run_larger_than_the_bounds_is_refused_before_it_starts(
 
 
 def test_the_bounds_are_the_documented_formulas():
-    """accounts = initial + rate x (horizon - start_month), requests = per_month x horizon; a
-    value at the bound passes, one just above it is refused."""
+    """accounts = initial + rate x horizon (the room the engine reserves; a late start_month
+    does not hide a huge rate), requests = per_month x horizon; a value at the bound passes, one
+    just above it is refused."""
     from simlib.config.base import MAX_ACCOUNTS, MAX_REQUESTS
 
-    base = ["population.initial_accounts=1000", "horizon_months=11", "acquisition.start_month=1"]
-    rate = (MAX_ACCOUNTS - 1000) / 10  # 10 months of acquisition: months 1 .. 10
+    base = ["population.initial_accounts=1000", "horizon_months=11", "acquisition.start_month=11"]
+    rate = (MAX_ACCOUNTS - 1000) / 11
     assert load_scenario("textbook", [*base, f"acquisition.new_accounts_per_month={rate!r}"])
     with pytest.raises(ScenarioError, match=r"acquisition\.new_accounts_per_month"):
         load_scenario("textbook", [*base, f"acquisition.new_accounts_per_month={rate + 1!r}"])

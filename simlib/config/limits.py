@@ -6,10 +6,10 @@ estimates, from the scenario alone, what a run would hold at its largest and nam
 asks for too much, with the bound, so that the run is refused (exit code 2) instead of failing
 with a ``MemoryError`` after it started:
 
-* accounts: ``population.initial_accounts + acquisition.new_accounts_per_month x (months from
-  acquisition.start_month to the horizon)``, the expected size of the book (the engine reserves
-  1.2 times the acquisitions), at most :data:`~simlib.config.base.MAX_ACCOUNTS` (a book read
-  from ``population.from_csv`` is read in bounded memory and not counted here);
+* accounts: ``population.initial_accounts + acquisition.new_accounts_per_month x
+  horizon_months``, what the engine reserves room for (1.2 times the acquisitions, for the
+  Poisson counts), at most :data:`~simlib.config.base.MAX_ACCOUNTS` (a book read from
+  ``population.from_csv`` is read in bounded memory and not counted here);
 * customer requests: ``coverage.requests.per_month x horizon_months``, the requests a run queues
   if its team serves none of them, at most :data:`~simlib.config.base.MAX_REQUESTS`.
 
@@ -29,15 +29,12 @@ if TYPE_CHECKING:
 __all__ = ["allocation_problems", "expected_accounts", "expected_requests"]
 
 
-def _acquisition_months(scenario: Scenario) -> int:
-    """Months with new accounts: ``start_month .. horizon_months - 1``."""
-    return max(0, scenario.horizon_months - scenario.acquisition.start_month)
-
-
 def expected_accounts(scenario: Scenario) -> float:
-    """Accounts the book is expected to hold by the horizon (opening book + acquisitions)."""
+    """Accounts a run reserves room for: the opening book plus the acquisitions over the whole
+    horizon (as :class:`simlib.engine.Simulation` sizes its book; months before
+    ``acquisition.start_month`` included, so that a short horizon cannot hide a huge rate)."""
     rate = scenario.acquisition.new_accounts_per_month
-    return scenario.population.initial_accounts + rate * _acquisition_months(scenario)
+    return scenario.population.initial_accounts + rate * scenario.horizon_months
 
 
 def expected_requests(scenario: Scenario) -> float:
@@ -51,7 +48,7 @@ def allocation_problems(scenario: Scenario) -> list[tuple[str, str]]:
     accounts = expected_accounts(scenario)
     if accounts > MAX_ACCOUNTS:
         rate = scenario.acquisition.new_accounts_per_month
-        months = _acquisition_months(scenario)
+        months = scenario.horizon_months
         problems.append(
             (
                 "acquisition.new_accounts_per_month",
