@@ -25,7 +25,13 @@ from .calibration.fragments import _kind as _kind
 from .calibration.fragments import _round as _round
 from .calibration.fragments import _shares as _shares
 from .calibration.fragments import apply_fits, scenario_fragment, scenario_overrides
-from .calibration.models import fit_accounts_models, fit_retention_models, model_checks
+from .calibration.models import (
+    fit_accounts_models,
+    fit_retention_models,
+    hazard_table,
+    model_checks,
+    model_table,
+)
 from .calibration.readers import AccountData, RetentionData, read_accounts, read_retention
 from .calibration.report import calibration_json
 from .calibration.sbg import (
@@ -73,10 +79,12 @@ __all__ = [
     "fit_retention_models",
     "fit_sbg",
     "fit_tenure_sbg",
+    "hazard_table",
     "holdout_table",
     "kaplan_meier_accounts",
     "kaplan_meier_retention",
     "model_checks",
+    "model_table",
     "parse_number",
     "parse_numbers",
     "period_discount_rate",

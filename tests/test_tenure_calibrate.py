@@ -10,6 +10,7 @@ flagged; on an sBG-shaped book the likelihood-ratio test does not reject.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ from simlib.calibration.tenure import (
 from simlib.errors import DataError
 
 Z = 3.0
+EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "examples" / "retention.csv"
 SHAPES = [(0.05, 0.2), (0.668, 3.806), (1.0, 20.0), (5.0, 1e4), (2e3, 3e4)]
 
 # a book whose hazard rises over the first renewals: renewal 1 nearly free (a trial month),
@@ -268,9 +270,7 @@ def test_cli_tenure_profile_json_and_fragment(tmp_path, run_cli, rising):
 
 
 def test_cli_every_command_checks_the_model(run_cli):
-    from pathlib import Path
-
-    example = Path(__file__).resolve().parent.parent / "data" / "examples" / "retention.csv"
+    example = EXAMPLE
     code, stdout, stderr = run_cli("calibrate", "retention", str(example))
     assert code == 0, stderr
     for rec in json.loads(stdout)["fits"]:
@@ -335,3 +335,24 @@ def test_apply_fits_puts_the_profile_into_the_scenario(rising):
     grouped = fit_accounts_models(rising, "duration_months", "event", "segment", 1, 4)
     with pytest.raises(DataError, match=r"churn\.tenure_profile"):
         cal.scenario_fragment(grouped)
+
+
+def test_hazard_chart_draws_each_models_fitted_hazard():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from simlib.plots import calibration as calplots
+
+    fits = fit_retention_models(EXAMPLE)
+    table = cal.hazard_table(fits)
+    fig = calplots.hazard_fit(table)
+    assert len(fig.axes) == 2
+    for ax, f in zip(fig.axes, fits, strict=True):
+        assert f.group in ax.get_title() and "recommended" in ax.get_title()
+        lines = {ln.get_label(): ln.get_ydata() for ln in ax.get_lines()}
+        part = table[table["group"] == f.group]
+        assert np.allclose(lines["plain sBG"], part["sbg"])
+        assert np.allclose(lines["sBG + tenure profile"], part["sbg_tenure"])
+    models = cal.model_table(fits)
+    assert list(models["model"]) == ["sbg", "sbg_tenure"] * 2
+    assert models.groupby("group")["recommended"].sum().eq(1).all()

@@ -26,7 +26,13 @@ from __future__ import annotations
 from .curves import kaplan_meier_accounts, kaplan_meier_retention, survival_gap
 from .fitting import fit_accounts, fit_retention, fit_sbg, holdout_table
 from .fragments import apply_fits, scenario_fragment, scenario_overrides
-from .models import fit_accounts_models, fit_retention_models, model_checks
+from .models import (
+    fit_accounts_models,
+    fit_retention_models,
+    hazard_table,
+    model_checks,
+    model_table,
+)
 from .readers import AccountData, RetentionData, read_accounts, read_retention
 from .report import calibration_json
 from .sbg import (
@@ -70,10 +76,12 @@ __all__ = [
     "fit_retention_models",
     "fit_sbg",
     "fit_tenure_sbg",
+    "hazard_table",
     "holdout_table",
     "kaplan_meier_accounts",
     "kaplan_meier_retention",
     "model_checks",
+    "model_table",
     "period_discount_rate",
     "read_accounts",
     "read_retention",

@@ -45,7 +45,9 @@ __all__ = [
     "fit_accounts_models",
     "fit_counts_models",
     "fit_retention_models",
+    "hazard_table",
     "model_checks",
+    "model_table",
 ]
 
 #: Churn times and counts, censored times and counts (as :func:`fit_sbg` takes them).
@@ -152,6 +154,15 @@ def _lr_test(plain: SBGFit, rich: TenureFit) -> dict[str, Any]:
     }
 
 
+def _suggested_pieces(rows: list[dict[str, Any]], pieces: int) -> int:
+    """K that covers the rise: one past the renewal of the highest observed hazard among the
+    first 12 (and at least the K checked), within what the data can identify (K <= t_max - 1)."""
+    t_max = len(rows)
+    early = [r for r in rows[: min(12, max(t_max - 2, 1))] if r["observed"] is not None]
+    peak = max(early, key=lambda r: r["observed"])["period"] if early else 1
+    return int(min(max(pieces, peak + 1), max(t_max - 1, 2)))
+
+
 def _warnings(
     rows: list[dict[str, Any]], plain: SBGFit, rich: TenureFit, lr: dict[str, Any]
 ) -> list[str]:
@@ -167,11 +178,13 @@ def _warnings(
             f"tenure (it gives {100 * sbg[i]:.1f} % and {100 * sbg[j]:.1f} %), so it cannot "
             f"follow the data; the tenure profile ({rich.pieces} pieces) fits significantly "
             f"better (likelihood ratio {lr['statistic']:.1f}, p = {lr['p_value']:.2g}); use "
-            f"--tenure-profile {rich.pieces}"
+            f"--tenure-profile {_suggested_pieces(rows, rich.pieces)}"
         )
     edge = _degenerate(plain)
     if edge is not None:
-        why = " because it bends a falling hazard toward one that rises" if rise is not None else ""
+        why = ""
+        if rise is not None:
+            why = " because its flattest hazard is the nearest it comes to one that rises"
         out.append(f"the plain sBG's Beta ran to a degenerate edge{why}: {edge}")
     return out
 
@@ -305,3 +318,46 @@ def _need_periods(counts: Counts, pieces: int | None, group: str | None, data: A
             f"up to renewal K + 1 (two renewals past the profile); the data reach renewal "
             f"{t_max}, so K <= {max(t_max - 1, 1)}"
         )
+
+
+def hazard_table(fits: Sequence[SBGFit]) -> pd.DataFrame:
+    """The checks' hazards of checked fits, tidy: one row per (group, period) with ``at_risk,
+    churned, observed, observed_ci_low, observed_ci_high`` and a column per model tried
+    (``sbg``, ``sbg_tenure``), plus ``period_months`` and ``recommended``."""
+    frames = []
+    for f in fits:
+        if f.checks is None:
+            raise ValueError("hazard_table needs fits with checks (fit_*_models)")
+        frame = pd.DataFrame(f.checks["hazard"])
+        frame.insert(0, "group", f.group)
+        frame["period_months"] = f.period_months
+        frame["recommended"] = f.checks["recommended"]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def model_table(fits: Sequence[SBGFit]) -> pd.DataFrame:
+    """One row per (group, model tried): log-likelihood, parameters, AIC, the
+    likelihood-ratio p-value of the profile against the sBG, the holdout gaps (when there was a
+    holdout) and whether it is the recommended model."""
+    rows = []
+    for f in fits:
+        if f.checks is None:
+            raise ValueError("model_table needs fits with checks (fit_*_models)")
+        lr = f.checks["likelihood_ratio"] or {}
+        for m in f.checks["models"]:
+            gap = m.get("holdout") or {}
+            rows.append(
+                {
+                    "group": f.group,
+                    "model": m["model"],
+                    "parameters": m["parameters"],
+                    "log_likelihood": m["log_likelihood"],
+                    "aic": m["aic"],
+                    "lr_p_value": lr.get("p_value") if m["model"] == "sbg_tenure" else None,
+                    "holdout_mean_abs_error": gap.get("mean_abs_error"),
+                    "holdout_max_abs_error": gap.get("max_abs_error"),
+                    "recommended": m["model"] == f.checks["recommended"],
+                }
+            )
+    return pd.DataFrame(rows)

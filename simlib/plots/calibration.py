@@ -4,7 +4,10 @@
   curve S(t) = B(alpha, beta + t) / B(alpha, beta) (Fader & Hardie 2007), the periods left out of
   the fit (the holdout) shaded, where the curve is a projection;
 * :func:`km_vs_simulated`: the Kaplan–Meier curve of the data with its 95 % Greenwood band
-  against the survival of accounts simulated with the fitted parameters.
+  against the survival of accounts simulated with the fitted parameters;
+* :func:`hazard_fit`: the observed churn hazard by renewal (95 % Wilson band) beside each fitted
+  model's (the plain sBG, whose hazard can only fall, and the sBG with a tenure profile), so a
+  reader sees why one model is recommended.
 
 Time is in renewal periods since the cohort started (months for monthly contracts).
 """
@@ -20,7 +23,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-__all__ = ["km_vs_simulated", "retention_fit"]
+__all__ = ["hazard_fit", "km_vs_simulated", "retention_fit"]
 
 
 def _figure(size: tuple[float, float]) -> tuple[Figure, Any]:
@@ -133,4 +136,49 @@ def km_vs_simulated(
     ax.set_ylabel("share still subscribed")
     ax.set_title(title or "Kaplan–Meier of the data (95 % Greenwood band) vs simulated survival")
     ax.legend(ncols=2, fontsize=9)
+    return fig
+
+
+#: Line style and legend label of each model in :func:`hazard_fit`.
+_MODELS = {"sbg": ("--", "plain sBG"), "sbg_tenure": ("-", "sBG + tenure profile")}
+
+
+def hazard_fit(hazard: pd.DataFrame, title: str | None = None) -> Figure:
+    """Observed hazard by renewal (dots, 95 % Wilson band) vs each fitted model's (lines).
+
+    ``hazard``: the table of :func:`simlib.calibrate.hazard_table` (columns ``group, period,
+    period_months, observed, observed_ci_low, observed_ci_high, recommended`` and one column
+    per model: ``sbg``, ``sbg_tenure``). One panel per group; the hazard at renewal t is the
+    share of the accounts facing renewal t who churned there. The recommended model is named
+    in each panel's title.
+    """
+    table = hazard.assign(group=hazard["group"].map(_name))
+    names = list(pd.unique(table["group"]))
+    from . import set_theme
+
+    set_theme()
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(5.5 * len(names), 4.5), layout="constrained", squeeze=False
+    )
+    colors = _colors([m for m in _MODELS if m in table.columns])
+    for ax, name in zip(axes[0], names, strict=True):
+        part = table[table["group"] == name].sort_values("period")
+        t = part["period"].to_numpy()
+        obs = part["observed"].to_numpy(dtype=np.float64)
+        err = np.vstack(
+            [obs - part["observed_ci_low"].to_numpy(), part["observed_ci_high"].to_numpy() - obs]
+        )
+        ax.errorbar(t, obs, yerr=err, fmt="o", ms=4, color="0.2", capsize=2, label="data")
+        for model, (style, label) in _MODELS.items():
+            if model in part.columns:
+                ax.plot(t, part[model], style, lw=2, color=colors[model], label=label)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel(_time_label(int(part["period_months"].iloc[0])).split(" since")[0])
+        ax.set_ylabel("churn at this renewal (hazard)")
+        best = _MODELS.get(str(part["recommended"].iloc[0]), ("", "?"))[1]
+        ax.set_title(f"{name}: recommended {best}", fontsize=11)
+        ax.legend(fontsize=9)
+    if title:
+        fig.suptitle(title)
     return fig
