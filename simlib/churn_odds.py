@@ -15,6 +15,8 @@ order name              contribution to logit(p)                               m
 10    ``satisfaction``  churn.satisfaction_effect x (fit - satisfaction), or   model/satisfaction.py
                         x (churn.satisfaction_reference - satisfaction)
 20    ``champion``      log(champion.churn_odds_multiplier) x champion_lost    model/champion.py
+30    ``price_rise``    pricing.churn_elasticity x log(new / old price) at     model/pricing.py
+                        the renewal that moves the price (off by default)
 40    ``lost_usage``    usage.churn_effect x usage_lost (log usage that        model/engagement.py
                         unwanted offers took away)
 ====  ================  =====================================================  ===================
@@ -24,12 +26,13 @@ when only the base term contributes, the desk uses the base probability itself, 
 trip through logit and expit, so p = risk to the bit and the shifted-beta-geometric survival
 S(t) = B(alpha, beta + t) / B(alpha, beta) holds exactly (Fader & Hardie 2007).
 
-A new mechanism that moves churn (a price increase at renewal, say) registers one more term in
-its own module; the renewal desk is not edited::
+A new mechanism that moves churn registers one more term in its own module; the renewal desk is
+not edited (``price_rise`` in model/pricing.py is one)::
 
-    @register_churn_odds_term("price_increase", order=30)
-    def _price_increase(sim, rows):
-        return sim.scenario.pricing.churn_log_odds_per_pct * sim.book.price_rise_pct[rows]
+    @register_churn_odds_term("price_rise", order=30, enabled=_on)
+    def _price_rise(sim, rows):
+        rise = _movers(sim, rows, month)  # the rise each row faces at this renewal, or 0
+        return elasticity * np.log1p(rise) if rise.any() else None
 """
 
 from __future__ import annotations
