@@ -14,6 +14,8 @@ order name              contribution to logit(p)                               m
 0     ``base_risk``     logit(risk), risk ~ Beta(alpha, beta) per account      model/renewal.py
 10    ``satisfaction``  churn.satisfaction_effect x (fit - satisfaction), or   model/satisfaction.py
                         x (churn.satisfaction_reference - satisfaction)
+15    ``tenure``        d[n] of churn.tenure_profile at renewal number n       model/tenure.py
+                        (early-life churn; off when the profile is all 0)
 20    ``champion``      log(champion.churn_odds_multiplier) x champion_lost    model/champion.py
 30    ``price_rise``    pricing.churn_elasticity x log(new / old price) at     model/pricing.py
                         the renewal that moves the price (off by default)
