@@ -230,52 +230,16 @@ def global_sensitivity(
     opts = options or RunOptions.of(
         replications, seed, overrides, executor, workers, scheduler, cache, progress=progress
     )
-    _check_outcome(outcome)
-    if not ranges:
-        raise UserInputError("global sensitivity needs at least one range: {key: (lo, hi)}")
-    for key, (lo, hi) in ranges.items():
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
-            raise UserInputError(f"{key}: the range needs LO < HI, got ({lo}, {hi})")
-    if n < 2:
-        raise UserInputError(f"n must be >= 2, got {n}")
+    _check_global_inputs(outcome, ranges, n)
     names = list(ranges)
     problem = {
         "num_vars": len(names),
         "names": names,
         "bounds": [[float(ranges[k][0]), float(ranges[k][1])] for k in names],
     }
-    if method == "morris":
-        from SALib.analyze import morris as morris_analyze
-        from SALib.sample import morris as morris_sample
-
-        x = morris_sample.sample(problem, n, num_levels=num_levels, seed=sample_seed)
-    elif method == "sobol":
-        from SALib.sample import sobol as sobol_sample
-
-        if n & (n - 1):
-            raise UserInputError(f"the Sobol' sample size n must be a power of two, got {n}")
-        x = sobol_sample.sample(problem, n, calc_second_order=False, seed=sample_seed)
-    else:
-        raise UserInputError(f"unknown method {method!r}; allowed: morris, sobol")
-    base_scenario = load_scenario(scenario, opts.override_list)
-    ints = set(integer_keys(base_scenario, names))
-    x = np.array(x, dtype=np.float64)
-    for j, key in enumerate(names):
-        if key in ints:
-            x[:, j] = np.rint(x[:, j])
-    points = [
-        {k: (int(row[j]) if k in ints else float(row[j])) for j, k in enumerate(names)} for row in x
-    ]
-    # identical rows (possible after rounding) are run once
-    unique: dict[tuple, int] = {}
-    run_list: list[dict[str, Any]] = [{}]  # the base point first, for the noise
-    index_of: list[int] = []
-    for p in points:
-        values = tuple(p.values())
-        if values not in unique:
-            unique[values] = len(run_list)
-            run_list.append(p)
-        index_of.append(unique[values])
+    x = _sample(problem, method, n, num_levels, sample_seed)
+    x, points = _round_points(load_scenario(scenario, opts.override_list), names, x)
+    run_list, index_of = _unique_points(points)
     reps = max(opts.replications, noise_replications)
     # the base point needs more replications than the others: run it separately
     base_run = run_point_list(scenario, [{}], opts.replace(replications=reps), method="base")
@@ -287,36 +251,7 @@ def global_sensitivity(
     base_values = base_run.table[outcome].to_numpy(dtype=np.float64)
     noise_sd = float(np.nanstd(base_values, ddof=1))
     noise_se = noise_sd / math.sqrt(opts.replications)
-    if method == "morris":
-        res = morris_analyze.analyze(
-            problem, x, y, num_levels=num_levels, seed=sample_seed, print_to_console=False
-        )
-        indices = pd.DataFrame(
-            {
-                "parameter": names,
-                "mu": np.asarray(res["mu"], dtype=np.float64),
-                "mu_star": np.asarray(res["mu_star"], dtype=np.float64),
-                "sigma": np.asarray(res["sigma"], dtype=np.float64),
-                "mu_star_conf": np.asarray(res["mu_star_conf"], dtype=np.float64),
-            }
-        )
-        indices = indices.sort_values("mu_star", ascending=False)
-    else:
-        from SALib.analyze import sobol as sobol_analyze
-
-        res = sobol_analyze.analyze(
-            problem, y, calc_second_order=False, seed=sample_seed, print_to_console=False
-        )
-        indices = pd.DataFrame(
-            {
-                "parameter": names,
-                "S1": np.asarray(res["S1"], dtype=np.float64),
-                "S1_conf": np.asarray(res["S1_conf"], dtype=np.float64),
-                "ST": np.asarray(res["ST"], dtype=np.float64),
-                "ST_conf": np.asarray(res["ST_conf"], dtype=np.float64),
-            }
-        )
-        indices = indices.sort_values("ST", ascending=False)
+    indices = _indices(problem, method, x, y, num_levels, sample_seed)
     indices["noise_sd"] = noise_sd
     indices["noise_se"] = noise_se
     samples = pd.DataFrame(x, columns=names)
@@ -331,6 +266,112 @@ def global_sensitivity(
         samples=samples,
         num_levels=num_levels,
     )
+
+
+def _check_global_inputs(outcome: str, ranges: dict[str, tuple[float, float]], n: int) -> None:
+    """A known outcome, at least one range, each with finite LO < HI, and ``n >= 2``."""
+    _check_outcome(outcome)
+    if not ranges:
+        raise UserInputError("global sensitivity needs at least one range: {key: (lo, hi)}")
+    for key, (lo, hi) in ranges.items():
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+            raise UserInputError(f"{key}: the range needs LO < HI, got ({lo}, {hi})")
+    if n < 2:
+        raise UserInputError(f"n must be >= 2, got {n}")
+
+
+def _sample(
+    problem: dict[str, Any], method: str, n: int, num_levels: int, sample_seed: int
+) -> np.ndarray:
+    """SALib's sample of the parameter space: ``n`` Morris trajectories on ``num_levels``
+    levels, or a Sobol' sample of base size ``n`` (a power of two), seeded by ``sample_seed``."""
+    if method == "morris":
+        from SALib.sample import morris as morris_sample
+
+        return morris_sample.sample(problem, n, num_levels=num_levels, seed=sample_seed)
+    if method == "sobol":
+        from SALib.sample import sobol as sobol_sample
+
+        if n & (n - 1):
+            raise UserInputError(f"the Sobol' sample size n must be a power of two, got {n}")
+        return sobol_sample.sample(problem, n, calc_second_order=False, seed=sample_seed)
+    raise UserInputError(f"unknown method {method!r}; allowed: morris, sobol")
+
+
+def _round_points(
+    base_scenario: Scenario, names: list[str], sample: np.ndarray
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The sample as floats with the keys whose scenario value is a whole number rounded, and
+    as one override mapping per row (ints for those keys)."""
+    ints = set(integer_keys(base_scenario, names))
+    x = np.array(sample, dtype=np.float64)
+    for j, key in enumerate(names):
+        if key in ints:
+            x[:, j] = np.rint(x[:, j])
+    points = [
+        {k: (int(row[j]) if k in ints else float(row[j])) for j, k in enumerate(names)} for row in x
+    ]
+    return x, points
+
+
+def _unique_points(points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+    """Identical rows (possible after rounding) are run once: (the points to run, the base
+    point ``{}`` first for the noise; each sample row's index into them)."""
+    unique: dict[tuple, int] = {}
+    run_list: list[dict[str, Any]] = [{}]  # the base point first, for the noise
+    index_of: list[int] = []
+    for p in points:
+        values = tuple(p.values())
+        if values not in unique:
+            unique[values] = len(run_list)
+            run_list.append(p)
+        index_of.append(unique[values])
+    return run_list, index_of
+
+
+def _indices(
+    problem: dict[str, Any],
+    method: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    num_levels: int,
+    sample_seed: int,
+) -> pd.DataFrame:
+    """SALib's analysis of the outcome means ``y`` at the sample ``x``: Morris ``mu, mu_star,
+    sigma, mu_star_conf`` sorted by ``mu_star``, or Sobol' ``S1, S1_conf, ST, ST_conf`` sorted
+    by ``ST`` (widest first), one row per parameter."""
+    names = problem["names"]
+    if method == "morris":
+        from SALib.analyze import morris as morris_analyze
+
+        res = morris_analyze.analyze(
+            problem, x, y, num_levels=num_levels, seed=sample_seed, print_to_console=False
+        )
+        indices = pd.DataFrame(
+            {
+                "parameter": names,
+                "mu": np.asarray(res["mu"], dtype=np.float64),
+                "mu_star": np.asarray(res["mu_star"], dtype=np.float64),
+                "sigma": np.asarray(res["sigma"], dtype=np.float64),
+                "mu_star_conf": np.asarray(res["mu_star_conf"], dtype=np.float64),
+            }
+        )
+        return indices.sort_values("mu_star", ascending=False)
+    from SALib.analyze import sobol as sobol_analyze
+
+    res = sobol_analyze.analyze(
+        problem, y, calc_second_order=False, seed=sample_seed, print_to_console=False
+    )
+    indices = pd.DataFrame(
+        {
+            "parameter": names,
+            "S1": np.asarray(res["S1"], dtype=np.float64),
+            "S1_conf": np.asarray(res["S1_conf"], dtype=np.float64),
+            "ST": np.asarray(res["ST"], dtype=np.float64),
+            "ST_conf": np.asarray(res["ST_conf"], dtype=np.float64),
+        }
+    )
+    return indices.sort_values("ST", ascending=False)
 
 
 def _raise_failures(table: pd.DataFrame) -> None:

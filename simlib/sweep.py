@@ -34,6 +34,7 @@ from .experiment import (
     CacheArg,
     ExecutorArg,
     MultiRun,
+    ReplicationOutcome,
     adaptive_replications,
     check_targets,
 )
@@ -374,22 +375,12 @@ def run_point_list(
     extra: dict[str, Any] = {}
     with MultiRun(scenarios, opts, accounts=False, tables=False, desc=f"sweep {base.name}") as run:
         if targets:
-
-            def widths(n: int) -> dict[str, float]:
-                out = {}
-                for m in targets:
-                    hws = [
-                        mean_ci(run.summary(i)[m].to_numpy(dtype=np.float64)).half_width
-                        if len(run.summary(i))
-                        else float("nan")
-                        for i in range(len(scenarios))
-                    ]
-                    finite = [h for h in hws if math.isfinite(h)]
-                    out[m] = max(finite) if len(finite) == len(hws) else float("nan")
-                return out
-
             report = adaptive_replications(
-                opts.replications, targets, opts.max_replications, run.extend, widths
+                opts.replications,
+                targets,
+                opts.max_replications,
+                run.extend,
+                lambda n: _widest_half_widths(run, targets),
             )
             extra["target_ci"] = report.as_dict()
             extra["target_ci"]["applies_to"] = "every point's own interval"
@@ -398,6 +389,47 @@ def run_point_list(
         outcomes = run.outcomes
         n_done = run.replications
         extra["reused_replications"] = run.reused
+    points_table = pd.DataFrame(
+        [{"point": i, **{k: p.get(k) for k in keys}} for i, p in enumerate(points)]
+    )
+    return SweepResult(
+        table=_point_table(points, outcomes, keys, base.name, opts.seed),
+        points=points_table,
+        keys=keys,
+        scenario=base,
+        seed=opts.seed,
+        replications=n_done,
+        method=method,
+        wall_seconds=time.perf_counter() - start,
+        extra=extra,
+    )
+
+
+def _widest_half_widths(run: MultiRun, targets: dict[str, float]) -> dict[str, float]:
+    """Per target metric, the widest half-width of the points' 95 % intervals so far (NaN
+    while any point has no finite one yet)."""
+    out = {}
+    for m in targets:
+        hws = [
+            mean_ci(run.summary(i)[m].to_numpy(dtype=np.float64)).half_width
+            if len(run.summary(i))
+            else float("nan")
+            for i in range(len(run.scenarios))
+        ]
+        finite = [h for h in hws if math.isfinite(h)]
+        out[m] = max(finite) if len(finite) == len(hws) else float("nan")
+    return out
+
+
+def _point_table(
+    points: Sequence[dict[str, Any]],
+    outcomes: Sequence[Sequence[ReplicationOutcome]],
+    keys: list[str],
+    name: str,
+    seed: int,
+) -> pd.DataFrame:
+    """One row per (point, replication): ``point``, the point's keys, the summary figures and
+    ``error`` (the message of a failed replication, <NA> where it succeeded), last."""
     rows = []
     summary_cols = list(summary_columns())
     for i, (point, outs) in enumerate(zip(points, outcomes, strict=True)):
@@ -406,9 +438,7 @@ def run_point_list(
             row.update({k: point.get(k) for k in keys})
             if out.failed:
                 row.update({c: np.nan for c in summary_cols})
-                row.update(
-                    {"scenario": base.name, "replication": out.replication, "seed": opts.seed}
-                )
+                row.update({"scenario": name, "replication": out.replication, "seed": seed})
                 row["error"] = out.error
             else:
                 assert out.summary is not None
@@ -421,20 +451,7 @@ def run_point_list(
     table["error"] = table["error"].astype("string")  # <NA> where the replication succeeded
     for col in ("replication", "seed", "point"):
         table[col] = table[col].astype(np.int64)
-    points_table = pd.DataFrame(
-        [{"point": i, **{k: p.get(k) for k in keys}} for i, p in enumerate(points)]
-    )
-    return SweepResult(
-        table=table,
-        points=points_table,
-        keys=keys,
-        scenario=base,
-        seed=opts.seed,
-        replications=n_done,
-        method=method,
-        wall_seconds=time.perf_counter() - start,
-        extra=extra,
-    )
+    return table
 
 
 @accepts_run_options

@@ -98,12 +98,19 @@ def read_book(path: str | Path, scenario: Scenario) -> ImportedBook:
     """
     table: CsvTable = read_csv(path, _EXPECTED)
     _check_columns(table, scenario)
-    header = table.header
-    segments = scenario.segment_table()
-    names = list(segments)
-    discount = scenario.contracts.annual_discount
-    n = len(table)
+    names = list(scenario.segment_table())
+    ids = _read_ids(table)
+    seg = _read_segments(table, names)
+    annual = _read_annual(table)
+    contract = np.where(annual, CONTRACT_ANNUAL, CONTRACT_MONTHLY).astype(np.int8)
+    tenure = _read_tenure(table)
+    plan, size, mrr = _read_plans(table, scenario, ids, seg, annual)
+    satisfaction = _read_satisfaction(table)
+    return ImportedBook(ids, seg, plan, size, mrr, contract, tenure, satisfaction)
 
+
+def _read_ids(table: CsvTable) -> NDArray[Any]:
+    """The ``id`` column: non-empty and unique (a repeat names the line of its first use)."""
     ids = table.text("id")
     if (i := _first(ids == "")) is not None:
         raise table.error("empty id", i, "id")
@@ -113,10 +120,13 @@ def read_book(path: str | Path, scenario: Scenario) -> ImportedBook:
         i = int(order[1:][same].min())
         j = int(np.flatnonzero(ids == ids[i])[0])
         raise table.error(f"id {str(ids[i])!r} appears twice (also {table.where(j)})", i, "id")
-    del order, same
+    return ids
 
-    seg = np.zeros(n, dtype=np.int16)
-    if "segment" in header:
+
+def _read_segments(table: CsvTable, names: list[str]) -> NDArray[np.int16]:
+    """Each row's index into the scenario's segments (all 0 without a ``segment`` column)."""
+    seg = np.zeros(len(table), dtype=np.int16)
+    if "segment" in table.header:
         cells = table.text("segment")
         seg[:] = -1
         for k, name in enumerate(names):
@@ -127,16 +137,22 @@ def read_book(path: str | Path, scenario: Scenario) -> ImportedBook:
                 i,
                 "segment",
             )
+    return seg
 
+
+def _read_annual(table: CsvTable) -> NDArray[np.bool_]:
+    """Whether each row's ``contract`` is annual (``monthly`` or ``annual``, any case)."""
     kind = np.strings.lower(table.text("contract"))
     annual = kind == "annual"
     if (i := _first(~annual & (kind != "monthly"))) is not None:
         raise table.error(
             f"must be 'monthly' or 'annual', got {table.cell(i, 'contract')!r}", i, "contract"
         )
-    contract = np.where(annual, CONTRACT_ANNUAL, CONTRACT_MONTHLY).astype(np.int8)
-    del kind
+    return annual
 
+
+def _read_tenure(table: CsvTable) -> NDArray[np.int32]:
+    """The ``tenure_months`` column: whole months, 0 to 10000."""
     t = parse_numbers(table, "tenure_months")
     if (i := _first((t < 0) | (t != np.floor(t)))) is not None:
         raise table.error(
@@ -144,9 +160,19 @@ def read_book(path: str | Path, scenario: Scenario) -> ImportedBook:
         )
     if (i := _first(t > 10_000)) is not None:
         raise table.error(f"must be at most 10000 months, got {t[i]:g}", i, "tenure_months")
-    tenure = t.astype(np.int32)
-    del t
+    return t.astype(np.int32)
 
+
+def _read_plans(
+    table: CsvTable,
+    scenario: Scenario,
+    ids: NDArray[Any],
+    seg: NDArray[np.int16],
+    annual: NDArray[np.bool_],
+) -> tuple[NDArray[np.int16], NDArray[np.float64], NDArray[np.float64]]:
+    """(plan, size, mrr) of each row from its ``plan`` and/or ``mrr`` cells (module docstring):
+    a plan on the segment's ladder, an MRR >= 0 (currency per month), at least one of them."""
+    header, n = table.header, len(table)
     plans = table.text("plan") if "plan" in header else np.full(n, "", dtype=ids.dtype)
     has_plan = plans != ""
     has_mrr = (table.text("mrr") != "") if "mrr" in header else np.zeros(n, dtype=bool)
@@ -159,7 +185,9 @@ def read_book(path: str | Path, scenario: Scenario) -> ImportedBook:
     plan = np.zeros(n, dtype=np.int16)
     size = np.ones(n)
     mrr = np.zeros(n)
-    for s, name in enumerate(names):
+    segments = scenario.segment_table()
+    discount = scenario.contracts.annual_discount
+    for s, name in enumerate(segments):
         in_segment = seg == s
         if not in_segment.any():
             continue
@@ -194,13 +222,17 @@ def read_book(path: str | Path, scenario: Scenario) -> ImportedBook:
             mrr[rows] = np.where(given, value, price)
             with np.errstate(divide="ignore", invalid="ignore"):
                 size[rows] = np.where(given & (price > 0), value / price, 1.0)
+    return plan, size, mrr
 
-    satisfaction = np.full(n, np.nan)
-    if "satisfaction" in header:
+
+def _read_satisfaction(table: CsvTable) -> NDArray[np.float64]:
+    """The optional ``satisfaction`` column, in [0, 1] (NaN where blank or absent)."""
+    satisfaction = np.full(len(table), np.nan)
+    if "satisfaction" in table.header:
         satisfaction = parse_numbers(table, "satisfaction", blank=True)
         if (i := _first((satisfaction < 0) | (satisfaction > 1))) is not None:
             raise table.error(f"must lie in [0, 1], got {satisfaction[i]:g}", i, "satisfaction")
-    return ImportedBook(ids, seg, plan, size, mrr, contract, tenure, satisfaction)
+    return satisfaction
 
 
 def _condition_risk_on_tenure(sim: Simulation, rows: slice, data: ImportedBook) -> None:

@@ -14,6 +14,8 @@ scenario whose distributions agree, and comonotone ones where they differ (commo
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtri
@@ -22,6 +24,7 @@ from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
 from ..distributions import beta_ppf
 from ..engine import Simulation
 from ..rng import account_key, keyed_uniform
+from ..scenario import Scenario
 
 __all__ = ["create_accounts"]
 
@@ -53,22 +56,48 @@ def create_accounts(
     """
     scenario = sim.scenario
     segments = scenario.segment_table()
-    names = list(segments)
     k = len(indices)
     rows = sim.book.append(k)
     if k == 0:
         return rows
-    book = sim.book
     keys = account_key(arrival_month, indices)
     draw = sim.streams.key("population")
     probs = (
         np.asarray(segment_probs, dtype=np.float64)
         if segment_probs is not None
-        else np.array([segments[n].share for n in names])
+        else np.array([segments[n].share for n in segments])
     )
     seg = _categorical(keyed_uniform(draw, keys, SLOT_SEGMENT), probs)
     if segment is not None:
         seg = np.asarray(segment, dtype=np.int16)
+    drawn = _draw_attributes(scenario, draw, keys, seg, contract_type)
+    _write_accounts(sim, rows, keys, seg, drawn, arrival_month, draw if stagger else None)
+    return rows
+
+
+class _Drawn(NamedTuple):
+    """The drawn attributes of new accounts, one entry per account."""
+
+    plan: NDArray[np.int16]  # index into the segment's plan ladder
+    size: NDArray[np.float64]  # MRR / list price (mean 1)
+    contract: NDArray[np.int8]
+    risk: NDArray[np.float64]  # base churn probability per renewal
+    fit: NDArray[np.float64]  # product fit (0-1), clipped to (1e-6, 1 - 1e-6)
+    mrr: NDArray[np.float64]  # currency per month
+
+
+def _draw_attributes(
+    scenario: Scenario,
+    draw: tuple[int, int],
+    keys: NDArray[np.uint64],
+    seg: NDArray[np.int16],
+    contract_type: NDArray[np.int8] | None,
+) -> _Drawn:
+    """Plan, size, contract, base churn risk and fit of each account of segment ``seg``, by
+    inversion of its keyed uniforms (module docstring); MRR = list price x size, less the
+    annual discount on annual contracts (currency per month)."""
+    segments = scenario.segment_table()
+    k = len(keys)
     u_plan = keyed_uniform(draw, keys, SLOT_PLAN)
     z_size = ndtri(keyed_uniform(draw, keys, SLOT_SIZE))
     u_contract = keyed_uniform(draw, keys, SLOT_CONTRACT)
@@ -82,7 +111,7 @@ def create_accounts(
     risk = np.zeros(k)
     fit = np.zeros(k)
     discount = scenario.contracts.annual_discount
-    for s, name in enumerate(names):
+    for s, name in enumerate(segments):
         cfg = segments[name]
         mask = seg == s
         if not mask.any():
@@ -109,23 +138,38 @@ def create_accounts(
     mrr = price * size
     mrr[contract == CONTRACT_ANNUAL] *= 1.0 - discount
     fit = np.clip(fit, 1e-6, 1 - 1e-6)
+    return _Drawn(plan, size, contract, risk, fit, mrr)
 
+
+def _write_accounts(
+    sim: Simulation,
+    rows: slice,
+    keys: NDArray[np.uint64],
+    seg: NDArray[np.int16],
+    drawn: _Drawn,
+    arrival_month: int,
+    stagger: tuple[int, int] | None,
+) -> None:
+    """Write the new accounts into the book: alive, satisfaction starting at the fit, annual
+    renewals on the arrival month or, with ``stagger`` (the population stream's key), spread
+    over the contract year."""
+    book = sim.book
     book.key[rows] = keys
     book.segment[rows] = seg
-    book.plan[rows] = plan
-    book.size[rows] = size
-    book.contract[rows] = contract
+    book.plan[rows] = drawn.plan
+    book.size[rows] = drawn.size
+    book.contract[rows] = drawn.contract
     book.start_month[rows] = arrival_month
-    if stagger:
-        offset = (keyed_uniform(draw, keys, SLOT_STAGGER) * 12).astype(np.int32)
+    if stagger is not None:
+        offset = (keyed_uniform(stagger, keys, SLOT_STAGGER) * 12).astype(np.int32)
         book.anniversary[rows] = arrival_month - offset
     else:
         book.anniversary[rows] = arrival_month
     book.alive[rows] = True
-    book.risk[rows] = risk
-    book.fit[rows] = fit
-    book.satisfaction[rows] = fit
+    book.risk[rows] = drawn.risk
+    book.fit[rows] = drawn.fit
+    book.satisfaction[rows] = drawn.fit
+    fit = drawn.fit
     book.fit_logit[rows] = np.log(fit / (1.0 - fit))
-    book.mrr[rows] = mrr
-    book.initial_mrr[rows] = mrr
-    return rows
+    book.mrr[rows] = drawn.mrr
+    book.initial_mrr[rows] = drawn.mrr
