@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
 import os
 import shutil
 import signal
@@ -125,11 +126,21 @@ def test_run_refuses_a_folder_of_other_files_and_accepts_empty_and_results(tmp_p
     assert SimulationResult.read(empty).seed == 3
 
 
-def test_compare_refuses_a_file_as_out_before_running(tmp_path, run_cli, monkeypatch):
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [
+        ("compare", ["compare", "textbook", "b2b_saas"]),
+        ("sweep", ["sweep", "textbook", "--grid", "churn.monthly.alpha=0.5,1"]),
+    ],
+)
+def test_compare_and_sweep_refuse_a_file_as_out_before_running(
+    tmp_path, run_cli, monkeypatch, module, args
+):
     target = tmp_path / "table.csv"
     target.write_text("a,b\n", encoding="utf-8")
-    monkeypatch.setattr(sys.modules["simlib.compare"], "compare", None)  # never gets to run
-    code, _, err = run_cli("compare", "textbook", "b2b_saas", "-q", "--out", str(target))
+    loaded = importlib.import_module(f"simlib.{module}")
+    monkeypatch.setattr(loaded, module, None)  # never gets to run
+    code, _, err = run_cli(*args, "-q", "--out", str(target))
     assert code == 2 and str(target) in err and "is a file" in err, err
     assert target.read_text(encoding="utf-8") == "a,b\n"
 

@@ -30,7 +30,7 @@ __all__ = [
     "render_html",
 ]
 
-_RUNTIME_PREFIX = "simlib-kernels-"
+_RUNTIME_PREFIX = "simlib-k"
 #: errno values of a write that failed midway (the disk, not the notebook)
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
 
@@ -101,7 +101,7 @@ def _kernel_manager_class(log: Path, runtime: Path) -> type:
     class BatchKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("transport", transport)
-            name = f"kernel-{uuid.uuid4().hex[:12]}"
+            name = f"k{uuid.uuid4().hex[:8]}"  # short: socket paths stop at ~100 bytes
             kwargs.setdefault("connection_file", str(runtime / f"{name}.json"))
             if kwargs["transport"] == "ipc":
                 kwargs.setdefault("ip", str(runtime / f"{name}-ipc"))

@@ -58,6 +58,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ..paths import safe_name
+    from ..results import check_destination
     from ..scenario import load_scenario
     from ..sweep import parse_grid, parse_ranges, sweep
 
@@ -67,6 +68,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     ranges = parse_ranges(args.ranges) if args.ranges else None
     options = run_options(args)
     base = load_scenario(args.scenario, args.overrides)
+    out = Path(args.out) if args.out else Path("reports") / "sweeps" / safe_name(base.name)
+    check_destination(out)  # a file or a folder of something else: refused before running
     result = sweep(
         args.scenario,
         grid,
@@ -78,7 +81,6 @@ def sweep_command(args: argparse.Namespace) -> int:
         overrides=args.overrides,
         **options,
     )
-    out = Path(args.out) if args.out else Path("reports") / "sweeps" / safe_name(base.name)
     result.write(out)
     report_targets(result.extra, args.quiet)
     if not args.quiet:
