@@ -193,3 +193,22 @@ def test_churn_at_the_first_price_date_follows_the_elasticity() -> None:
     assert abs(observed - expected) < Z * se, (observed, expected, se)
     base = book.risk[due].sum()  # without the term: a clear gap the test can see
     assert observed - base > Z * se
+
+
+def test_the_fast_poisson_inversion_is_scipys() -> None:
+    """poisson_ppf_array equals scipy.stats.poisson.ppf for small, large and zero means (the
+    summed mass and the incomplete-gamma path); at u next to 1 it ends, far in the tail."""
+    from scipy.stats import poisson
+
+    from simlib.model.seats import poisson_ppf_array
+
+    rng = np.random.default_rng(7)
+    u = rng.random(30_000)
+    for scale in (0.05, 2.0, 29.0, 400.0):
+        mean = rng.random(u.size) * scale
+        mean[::9] = 0.0
+        want = np.where(mean > 0, poisson.ppf(u, np.where(mean > 0, mean, 1.0)), 0.0)
+        np.testing.assert_array_equal(poisson_ppf_array(u, mean), want.astype(np.int64))
+    top = np.nextafter(np.ones(3), 0)
+    far = poisson_ppf_array(top, np.array([2.0, 20.0, 200.0]))
+    assert (far > np.array([2.0, 20.0, 200.0]) + 5 * np.sqrt([2.0, 20.0, 200.0])).all()

@@ -44,21 +44,49 @@ from ..scenario import Scenario
 __all__ = ["SeatsActor", "initial_seats", "poisson_ppf_array", "seat_rates"]
 
 
+#: Means up to this are inverted by summing the probability mass function (fast for the small
+#: means of monthly seat moves); larger ones through the incomplete gamma function.
+_DIRECT_MEAN = 30.0
+
+
 def poisson_ppf_array(u: NDArray[np.float64], mean: NDArray[np.float64]) -> NDArray[np.int64]:
     """The smallest ``k`` with P(Poisson(mean) <= k) >= u, elementwise (0 where mean is 0).
 
-    The arithmetic of :func:`simlib.model.acquisition.poisson_ppf`, vectorized.
+    Small means: the cumulative mass ``F(k) = sum_{j<=k} e^-m m^j / j!`` is summed until it
+    reaches ``u`` (rows that need no more steps drop out, so a month of small moves costs a few
+    passes over the rows that move); means above 30, and the rare row still short after
+    30 + 10 sqrt(30) + 30 steps (rounding when ``u`` is within 1e-16 of 1), by the incomplete
+    gamma function, as :func:`simlib.model.acquisition.poisson_ppf`.
     """
     u = np.asarray(u, dtype=np.float64)
     mean = np.asarray(mean, dtype=np.float64)
     out = np.zeros(u.shape, dtype=np.int64)
-    pos = mean > 0
-    if not pos.any():
-        return out
-    m, v = mean[pos], u[pos]
-    k = np.ceil(pdtrik(v, m))
-    below = np.maximum(k - 1.0, 0.0)
-    out[pos] = np.where(pdtr(below, m) >= v, below, k).astype(np.int64)
+    large = mean > _DIRECT_MEAN
+    rest = [np.flatnonzero(large)] if large.any() else []
+    p0 = np.exp(-mean)  # P(k = 0); 1 where the mean is 0, so those rows stop at 0
+    beyond = u > p0
+    if rest:
+        beyond &= ~large
+    rows = np.flatnonzero(beyond)  # most rows stop at k = 0
+    m, v, pmf = mean[rows], u[rows], p0[rows]
+    cdf = pmf.copy()
+    k = 0
+    while rows.size:
+        k += 1
+        if k > _DIRECT_MEAN + 10.0 * np.sqrt(_DIRECT_MEAN) + 30:
+            rest.append(rows)
+            break
+        pmf *= m / k
+        cdf += pmf
+        out[rows] = k
+        more = v > cdf
+        rows, m, v, pmf, cdf = rows[more], m[more], v[more], pmf[more], cdf[more]
+    if rest:
+        hard = np.concatenate(rest)
+        m, v = mean[hard], u[hard]
+        k_hi = np.ceil(pdtrik(v, m))
+        below = np.maximum(k_hi - 1.0, 0.0)
+        out[hard] = np.where(pdtr(below, m) >= v, below, k_hi).astype(np.int64)
     return out
 
 
@@ -100,11 +128,16 @@ class SeatsActor(Actor):
         self._priced = np.array([chosen is None or n in chosen for n in names], dtype=bool)
         sim.ledger.declare("seats_added", integer=True)
         sim.ledger.declare("seats_removed", integer=True)
+        self._seated = 0  # rows below this have been given their seats
 
     def _start_new(self) -> None:
-        """Give seats to accounts of seat-priced segments that have none yet (new arrivals)."""
+        """Give seats to the rows added since the last call (new arrivals: rows are appended and
+        never removed) in seat-priced segments."""
         book = self.sim.book
-        rows = np.flatnonzero((book.seats == 0) & book.alive & self._priced[book.segment])
+        start, self._seated = self._seated, book.n
+        if start == book.n:
+            return
+        rows = start + np.flatnonzero(book.alive[start:] & self._priced[book.segment[start:]])
         if rows.size:
             book.seats[rows] = initial_seats(
                 book.size[rows], self.sim.scenario.seats.reference_seats
