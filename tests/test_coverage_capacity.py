@@ -21,7 +21,13 @@ from simlib.model.coverage import WEEK, kernels, policies
 from simlib.tiers import HIGH, LOW, TECH
 
 SMALL = ["population.initial_accounts=1500", "horizon_months=24"]
-CAPACITY = [*SMALL, "coverage.policy=by_capacity"]
+#: the capacity policy, growth off and no digital pool (whatever the preset's defaults become)
+CAPACITY = [
+    *SMALL,
+    "coverage.policy=by_capacity",
+    "coverage.growth.enabled=false",
+    "coverage.digital.hours_per_week=0",
+]
 #: churn unaffected by CS (no satisfaction link, no saves): the same accounts alive in every run
 SAME_ALIVE = ["churn.satisfaction_effect=0", "coverage.alerts.save_probability=0"]
 NEW_MONTHLY = ("tier_promotions", "tier_demotions", "covered_accounts")
@@ -121,7 +127,11 @@ def test_with_hours_for_everyone_capacity_is_the_share_policy():
     (it only adds its own monthly and account columns), with fixed and growing potential."""
     for growth in ("false", "true"):
         common = [*SMALL, "coverage.csm.count=200", f"coverage.growth.enabled={growth}"]
-        shares = run_replication(simlib.load_scenario("b2b_saas", common), 4, 0)
+        shares = run_replication(
+            simlib.load_scenario("b2b_saas", [*common, "coverage.policy=tiered_by_ltv_potential"]),
+            4,
+            0,
+        )
         capacity = run_replication(
             simlib.load_scenario("b2b_saas", [*common, "coverage.policy=by_capacity"]), 4, 0
         )
@@ -260,10 +270,24 @@ def test_digital_pool_serves_tech_alerts_within_its_hours_and_saves_accounts():
 
 
 def test_everything_off_by_default_adds_no_columns():
-    res = run_replication(simlib.load_scenario("b2b_saas", SMALL), 1, 0)
-    cfg = simlib.load_scenario("b2b_saas").coverage
-    assert cfg.policy != "by_capacity" and not cfg.growth.enabled
-    assert cfg.digital.hours_per_week == 0
+    """The block's defaults switch nothing on, and a shares policy with them adds no column."""
+    from simlib.config.coverage import Coverage
+
+    cfg = Coverage()
+    assert cfg.policy == "none" and not cfg.growth.enabled and cfg.digital.hours_per_week == 0
+    res = run_replication(
+        simlib.load_scenario(
+            "b2b_saas",
+            [
+                *SMALL,
+                "coverage.policy=tiered_by_ltv_potential",
+                "coverage.growth.enabled=false",
+                "coverage.digital.hours_per_week=0",
+            ],
+        ),
+        1,
+        0,
+    )
     for col in (*NEW_MONTHLY, "digital_alerts_raised"):
         assert col not in res[0].columns
     assert "promotions" not in res[1].columns
@@ -338,7 +362,7 @@ def test_capacity_growth_and_digital_compiled_equals_numpy(monkeypatch):
     assert compiled[0]["tier_promotions"].sum() > 0
     for a, b in zip(compiled[:2], plain[:2], strict=True):
         pdt.assert_frame_equal(a, b, check_exact=True)
-    assert compiled[2] == plain[2]
+    pdt.assert_series_equal(pd.Series(compiled[2]), pd.Series(plain[2]), check_exact=True)
 
 
 def test_touches_are_skipped_only_for_lack_of_hours():
