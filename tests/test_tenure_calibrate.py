@@ -356,3 +356,53 @@ def test_hazard_chart_draws_each_models_fitted_hazard():
     models = cal.model_table(fits)
     assert list(models["model"]) == ["sbg", "sbg_tenure"] * 2
     assert models.groupby("group")["recommended"].sum().eq(1).all()
+
+
+def _sample_accounts(rng: np.random.Generator, a, b, profile, n, periods) -> tuple:
+    """Counts (as fit_sbg takes them) of n accounts observed for ``periods`` renewals."""
+    theta = rng.beta(a, b, size=n)
+    d = np.zeros(periods + 1)
+    d[1 : len(profile) + 1] = profile
+    left = np.full(n, periods + 1)
+    for t in range(periods, 0, -1):  # the first renewal at which the account churns
+        churn = rng.random(n) < expit(logit(theta) + d[t])
+        left[churn] = t
+    ct, cw = np.unique(left[left <= periods], return_counts=True)
+    return ct, cw, [periods], [int((left > periods).sum())]
+
+
+@pytest.mark.slow
+def test_the_likelihood_ratio_test_holds_its_level_on_sbg_books():
+    """200 sBG cohorts (3,000 accounts, 12 renewals): the 5 % test rejects Binomial(200, 0.05)
+    times, mean 10, sd 3.1; at most 10 + 4 sd = 22 (and p-values spread, not piled at 1)."""
+    from simlib.calibration.models import fit_counts_models
+
+    rng = np.random.default_rng(20261203)
+    p = []
+    for _ in range(200):
+        counts = _sample_accounts(rng, 0.9, 10.0, [], 3000, 12)
+        (fit, _, _) = fit_counts_models(counts)
+        p.append(fit.checks["likelihood_ratio"]["p_value"])
+    p = np.array(p)
+    assert (p < 0.05).sum() <= 22
+    assert 0.3 <= np.median(p) <= 0.7  # Uniform(0, 1): median 0.5, sd of the median ~0.035
+
+
+@pytest.mark.slow
+def test_tenure_standard_errors_match_the_spread_of_fits():
+    """Over 120 samples the SD of each shift's estimate matches its mean standard error; the
+    SD of 120 values has a relative standard error of 1/sqrt(2 x 119) = 6.5 %, the band
+    [0.75, 1.33] allows 4 of those plus the asymptotic approximation."""
+    from simlib.calibration.tenure import fit_tenure_sbg
+
+    rng = np.random.default_rng(7)
+    fits = [
+        fit_tenure_sbg(*_sample_accounts(rng, ALPHA, BETA, PROFILE, 4000, 12), pieces=4)
+        for _ in range(120)
+    ]
+    est = np.array([f.tenure_profile for f in fits])
+    se = np.array([f.tenure_profile_se for f in fits])
+    ratio = est.std(axis=0, ddof=1) / se.mean(axis=0)
+    assert np.all((ratio >= 0.75) & (ratio <= 1.33)), ratio
+    bias = np.abs(est.mean(axis=0) - PROFILE)
+    assert np.all(bias <= 4 * est.std(axis=0, ddof=1) / np.sqrt(len(fits)) + 0.02), bias

@@ -16,9 +16,9 @@ reference, where Beta(alpha, beta) is the churn of a seasoned account). With
   ``P(T = t) / S(t - 1)``.
 
 The expectations over the Beta are Gauss–Jacobi quadrature (:func:`beta_nodes`: nodes and
-weights of Beta(alpha, beta) by Golub & Welsch 1969). It is exact for polynomials of degree
-``2 x 64 - 1`` in theta, so with every ``d_t = 0`` it returns the sBG closed forms to rounding
-for ``t`` < 128 renewals; with shifts, ``s_t`` is a polynomial over a product of
+weights of Beta(alpha, beta) by Golub & Welsch 1969) with ``n`` = max(64, t/2 + 2) nodes for data
+up to renewal ``t``. It is exact for polynomials of degree ``2n - 1`` in theta, so with every
+``d_t = 0`` it returns the sBG closed forms to rounding; with shifts, ``s_t`` is a polynomial over a product of
 ``1 + theta (e^d - 1)``, smooth on [0, 1], where the quadrature converges geometrically.
 
 :func:`fit_tenure_sbg` fits ``alpha, beta, d_1 .. d_{K-1}`` jointly by maximum likelihood (the
@@ -52,8 +52,17 @@ __all__ = [
     "tenure_survival",
 ]
 
-#: Quadrature nodes over the Beta distribution.
+#: Quadrature nodes over the Beta distribution (at least; more for data longer than 126
+#: renewals, so that the sBG closed forms stay exact, see :func:`nodes_for`).
 NODES = 64
+
+
+def nodes_for(t_max: int) -> int:
+    """Nodes for survival up to renewal ``t_max``: exact for the sBG (degree ``t_max`` in
+    theta) when ``2n - 1 >= t_max``, and never fewer than :data:`NODES`."""
+    return max(NODES, t_max // 2 + 2)
+
+
 #: Search bounds of alpha and beta (wider shapes: the fit is flagged) and of each shift.
 _AB_BOUNDS = (1e-4, 1e6)
 _D_BOUND = 15.0
@@ -98,7 +107,7 @@ def _shifts(profile: Any, t_max: int) -> NDArray[np.float64]:
 
 def _paths(alpha: float, beta: float, profile: Any, t_max: int) -> tuple[NDArray, NDArray, NDArray]:
     """Weights ``w_j``, survival ``s[j, t]`` (t = 0..t_max) and hazards ``h[j, t - 1]``."""
-    theta, w = beta_nodes(float(alpha), float(beta))
+    theta, w = beta_nodes(float(alpha), float(beta), nodes_for(t_max))
     d = _shifts(profile, t_max)
     e = np.exp(d)[None, :]
     th = theta[:, None]
@@ -135,8 +144,8 @@ def _discounted_sum(alpha: float, beta: float, profile: Any, z: float, start: in
     """``sum_{t >= start} S(t) z^(t - start) / S(start)``: per node the terms past the profile
     are geometric, ``s_K(theta) (z (1 - theta))^k``, and summed in closed form."""
     k = max(len(profile), start) + 1
-    theta, _ = beta_nodes(float(alpha), float(beta))
     wk, s, _ = _paths(alpha, beta, profile, k)
+    theta, _ = beta_nodes(float(alpha), float(beta), nodes_for(k))
     head = sum(s[:, t] * z ** (t - start) for t in range(start, k))
     tail = s[:, k] * z ** (k - start) / (1.0 - z * (1.0 - theta))
     return float(wk @ (head + tail) / (wk @ s[:, start]))
