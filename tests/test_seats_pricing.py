@@ -16,8 +16,8 @@ import simlib
 from simlib.churn_odds import active_terms
 from simlib.engine import Simulation
 from simlib.metrics import monthly_table
-from simlib.model.pricing import list_level
-from simlib.model.seats import initial_seats
+from simlib.model.pricing import list_level, price_multiplier
+from simlib.model.seats import initial_seats, seat_multiplier
 
 Z = 4.0
 SMALL = ["population.initial_accounts=2000", "horizon_months=36"]
@@ -97,6 +97,9 @@ def test_seats_start_from_size_and_move_mrr_by_the_price_per_seat() -> None:
     expected = book.initial_mrr[alive] * book.seats[alive] / start[alive]
     np.testing.assert_allclose(book.mrr[alive], expected, rtol=1e-9)
     assert (book.seats[alive] != start[alive]).mean() > 0.5  # seats did move
+    every = np.arange(book.n)
+    np.testing.assert_allclose(seat_multiplier(on, every), book.seats / start, rtol=1e-15)
+    assert (seat_multiplier(off, every) == 1.0).all()
 
 
 def test_first_month_of_seat_moves_matches_the_poisson_rates() -> None:
@@ -159,6 +162,8 @@ def test_non_grandfathered_accounts_move_to_the_list_level_at_renewal() -> None:
     np.testing.assert_allclose(book.mrr[alive & opening_kept], 100.0, rtol=1e-12)
     moved = alive & (book.start_month < 12) & ~opening_kept
     np.testing.assert_allclose(book.mrr[moved], 121.0, rtol=1e-12)
+    np.testing.assert_allclose(price_multiplier(sim, np.flatnonzero(moved)), 1.21, rtol=1e-12)
+    assert (price_multiplier(_sim("textbook", []), np.arange(10)) == 1.0).all()
     assert moved.sum() > 100 and (alive & opening_kept).sum() > 100
     for start in (5, 15, 30):
         at = book.start_month == start
@@ -212,3 +217,29 @@ def test_the_fast_poisson_inversion_is_scipys() -> None:
     top = np.nextafter(np.ones(3), 0)
     far = poisson_ppf_array(top, np.array([2.0, 20.0, 200.0]))
     assert (far > np.array([2.0, 20.0, 200.0]) + 5 * np.sqrt([2.0, 20.0, 200.0])).all()
+
+
+def _seat_history(overrides: list[str]) -> tuple[Simulation, list[np.ndarray]]:
+    scenario = simlib.load_scenario("b2b_saas", overrides)
+    history: list[np.ndarray] = []
+    sim = Simulation(scenario, seed=1)
+    sim._on_month = lambda month: history.append(sim.book.seats.copy())
+    return sim.run(), history
+
+
+def test_annual_contracts_shed_seats_only_at_their_renewal() -> None:
+    """With annual_removals at_renewal an annual account's seats fall only in the month whose end
+    is its renewal; with monthly they fall in other months too (the control)."""
+    base = [*SMALL, "seats.enabled=true", "seats.remove_rate=0.05"]
+    for mode, outside_allowed in (("at_renewal", False), ("monthly", True)):
+        sim, history = _seat_history([*base, f"seats.annual_removals={mode}"])
+        annual = sim.book.contract == 1
+        falls_outside = falls_at = 0
+        for month in range(1, len(history)):
+            before, now = history[month - 1], history[month][: history[month - 1].size]
+            fell = (now < before) & annual[: before.size]
+            renewing = (month - sim.book.anniversary[: before.size]) % 12 == 11
+            falls_outside += int((fell & ~renewing).sum())
+            falls_at += int((fell & renewing).sum())
+        assert falls_at > 0
+        assert (falls_outside > 0) == outside_allowed, (mode, falls_outside)

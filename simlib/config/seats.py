@@ -3,7 +3,7 @@ month with the customer's use and headcount (the mechanism: :mod:`simlib.model.s
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -65,4 +65,11 @@ class Seats(Strict):
     )
     usage_reference: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
         default=0.5, description="usage share (usage / plan limit) at the reference rates"
+    )
+    annual_removals: Literal["at_renewal", "monthly"] = Field(
+        default="at_renewal",
+        description=(
+            "at_renewal: an annual contract sheds seats only at its renewal (the year's "
+            "removals at once, Poisson with 12 x the monthly mean); monthly: like a monthly one"
+        ),
     )

@@ -14,7 +14,8 @@ the monthly discount factor ``(1 + annual_discount_rate) ^ (-1/12)``):
 * **The tail.** An account alive at the horizon (last month billed ``H - 1``) is valued beyond it
   under its own churn probability ``p`` per renewal, held constant: the registered churn-odds
   terms (:mod:`simlib.churn_odds`) of its next renewal, as the renewal desk would compute them
-  at the end of month ``H - 1``; ``q = 1 - p``. Discounted to its start month ``s`` like
+  at the end of month ``H - 1``, without the one-off ``price_rise`` shock (the tail values the
+  MRR of the horizon, not the price a rise would bring); ``q = 1 - p``. Discounted to its start month ``s`` like
   ``ltv``, with ``M`` its MRR at the horizon:
 
   - monthly contract (a renewal at the end of every month, the first at the end of ``H - 1``):
@@ -47,6 +48,10 @@ from ..churn_odds import active_terms, churn_probability
 if TYPE_CHECKING:
     from ..engine import Simulation
 
+#: Churn-odds terms of a one-off event at the next renewal, left out of the tail's constant
+#: risk (the tail values the MRR of the horizon, not the risen price it would bring).
+ONE_OFF_TERMS = frozenset({"price_rise"})
+
 __all__ = ["acquisition_cost", "cac_total", "ltv_cac", "ltv_with_tail", "payback_months", "tail"]
 
 
@@ -67,7 +72,8 @@ def tail(sim: Simulation) -> NDArray[np.float64]:
     rows = book.alive_index()
     if rows.size == 0:
         return out
-    p = churn_probability(sim, rows, active_terms(sim.scenario))
+    terms = [t for t in active_terms(sim.scenario) if t.name not in ONE_OFF_TERMS]
+    p = churn_probability(sim, rows, terms)
     q = 1.0 - np.clip(p, 0.0, 1.0)
     d = sim.monthly_discount
     h = sim.horizon

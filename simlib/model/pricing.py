@@ -49,7 +49,7 @@ from ..churn_odds import register_churn_odds_term
 from ..engine import Actor, Simulation, register_actor
 from ..scenario import Scenario
 
-__all__ = ["PricingActor", "list_level", "price_dates"]
+__all__ = ["PricingActor", "list_level", "price_dates", "price_multiplier"]
 
 #: Slot of the grandfathering draw in stream ``pricing`` (one draw per account).
 SLOT_GRANDFATHER = 0
@@ -73,6 +73,15 @@ def list_level(scenario: Scenario, month: int) -> float:
     if month < cfg.first_month:
         return 1.0
     return float((1.0 + cfg.pct) ** ((month - cfg.first_month) // 12 + 1))
+
+
+def price_multiplier(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64]:
+    """The list level each row pays (1 with pricing off): a mechanism pricing a plan move or
+    an add-on at list price x size multiplies by it to charge the row's current level."""
+    if "price_level" not in sim.book.columns:
+        return np.ones(rows.size)
+    level = sim.book.price_level[rows]
+    return np.where(level > 0, level, 1.0)
 
 
 def _movers(sim: Simulation, rows: NDArray[np.intp], month: int) -> NDArray[np.float64]:

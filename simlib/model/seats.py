@@ -21,10 +21,14 @@ has a whole number of seats, book column ``seats`` (reported in the accounts tab
   at least one seat is kept (monthly columns ``seats_added`` and ``seats_removed`` count
   them, booked in month ``m + 1``). Satisfied, busy customers add seats and drop few; unhappy ones
   shed them. At the reference levels seats grow by ``add_rate - remove_rate`` a month.
+* **Annual contracts.** Seats are added (and billed) in any month, but with
+  ``annual_removals: at_renewal`` (the default) removed only at the renewal: in the month whose
+  end is the renewal, removals ~ Poisson(s x 12 x remove_rate / g), taking effect with the new
+  term, and none in the other months (a committed contract is not cut mid-term);
+  ``annual_removals: monthly`` treats annual contracts like monthly ones.
 * **Billing.** A change of ``d`` seats decided in month ``m`` is an MRR delta of
   ``d x MRR / s`` (the price per seat of month ``m``) from month ``m + 1``
-  (:meth:`Simulation.change_mrr_by`), booked as expansion or contraction MRR, on monthly and
-  annual contracts alike (seat true-ups billed monthly).
+  (:meth:`Simulation.change_mrr_by`), booked as expansion or contraction MRR.
 
 With ``seats.enabled`` false (the default) the actor does not run: results are unchanged to the
 bit.
@@ -38,10 +42,18 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import pdtr, pdtrik
 
+from ..account import CONTRACT_ANNUAL, AccountBook
 from ..engine import Actor, Simulation, register_actor
 from ..scenario import Scenario
 
-__all__ = ["SeatsActor", "initial_seats", "poisson_ppf_array", "seat_rates"]
+__all__ = [
+    "SeatsActor",
+    "annual_removal_factor",
+    "initial_seats",
+    "poisson_ppf_array",
+    "seat_multiplier",
+    "seat_rates",
+]
 
 
 #: Means up to this are inverted by summing the probability mass function (fast for the small
@@ -93,6 +105,29 @@ def poisson_ppf_array(u: NDArray[np.float64], mean: NDArray[np.float64]) -> NDAr
 def initial_seats(size: NDArray[np.float64], reference_seats: float) -> NDArray[np.int64]:
     """Seats of new accounts: ``max(1, round(size x reference_seats))``."""
     return np.maximum(1, np.rint(size * reference_seats)).astype(np.int64)
+
+
+def seat_multiplier(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64]:
+    """Seats now over seats at arrival (1 with seats off, or outside seat-priced segments): a
+    mechanism pricing a plan move or an add-on at list price x size multiplies by it to charge
+    for the seats the account has now."""
+    book = sim.book
+    if "seats" not in book.columns:
+        return np.ones(rows.size)
+    seats = book.seats[rows].astype(np.float64)
+    start = initial_seats(book.size[rows], sim.scenario.seats.reference_seats)
+    return np.where(seats > 0, seats / start, 1.0)
+
+
+def annual_removal_factor(
+    book: AccountBook, rows: NDArray[np.intp], month: int
+) -> NDArray[np.float64]:
+    """Multiplier of the remove rate with ``annual_removals: at_renewal``: 12 in the month of an
+    annual contract's renewal (the year's removals at once, from the new term), 0 in its other
+    months, 1 on monthly contracts."""
+    annual = book.contract[rows] == CONTRACT_ANNUAL
+    renewing = (month - book.anniversary[rows]) % 12 == 11
+    return np.where(annual, np.where(renewing, 12.0, 0.0), 1.0)
 
 
 def seat_rates(
@@ -154,6 +189,8 @@ class SeatsActor(Actor):
             return
         seats = book.seats[rows]
         add, remove = seat_rates(sim, rows)
+        if sim.scenario.seats.annual_removals == "at_renewal":
+            remove = remove * annual_removal_factor(book, rows, month)
         keys = book.key[rows]
         added = poisson_ppf_array(sim.streams.uniform("seats", keys, 2 * month), seats * add)
         removed = poisson_ppf_array(
