@@ -161,7 +161,9 @@ def test_satisfaction_vs_arpu(tmp_path: Path) -> None:
         parts["mix"]["mean"] + parts["within"]["mean"], rel=1e-9, abs=1e-6
     )
     assert out["verdict"] == exp.verdict()
-    assert set(out["naive_vs_causal"]) == {"naive", "causal", "naive_minus_causal"}
+    assert {"naive", "within_segment", "causal", "naive_minus_causal"} <= set(
+        out["naive_vs_causal"]
+    )
     assert sorted({r["dose"] for r in out["dose_response"]}) == [0.1, 0.15, 0.2]
     assert list(out["conditions"]) == conditions
     assert [r["beta"] for r in out["churn_floor"]] == [20, 99]

@@ -58,13 +58,17 @@ simulated curve); :mod:`~simlib.lab.roi` a CS team's return on investment;
 
 from __future__ import annotations
 
+from .answer import full_verdict, lab_json
+from .causal import paired_accounts, per_account_slopes, prices_changed, within_segment_slopes
 from .churn_floor import ArrayLikeFloat as ArrayLikeFloat
 from .churn_floor import churn_floor_closed_form, churn_floor_curve
 from .cohort import OpeningCohortTracker, opening_cohort_paths
 from .decomposition import (
     DECOMPOSITION_PARTS,
+    REFERRAL_PARTS,
     decompose_revenue,
     decomposition_summary,
+    dominant_answer,
     naive_slopes,
     naive_vs_causal,
 )
@@ -81,31 +85,57 @@ from .designs import (
 )
 from .metrics import LAB_METRICS, lab_metrics
 from .narrative import verdict
+from .robustness import (
+    ANSWERS,
+    Robustness,
+    Uncertain,
+    find_flips,
+    parse_uncertain,
+    run_robustness,
+    sample_points,
+    uncertain_from_fit,
+)
 from .roi import cs_roi, cs_verdict, run_cs_roi
 
 __all__ = [
+    "ANSWERS",
     "CONDITIONS",
     "DECOMPOSITION_PARTS",
     "INTERVENTIONS",
     "LAB_METRICS",
+    "REFERRAL_PARTS",
     "DoseResponse",
     "LabExperiment",
     "OpeningCohortTracker",
+    "Robustness",
+    "Uncertain",
     "churn_floor_closed_form",
     "churn_floor_curve",
     "cs_roi",
     "cs_verdict",
     "decompose_revenue",
     "decomposition_summary",
+    "dominant_answer",
     "dose_response",
+    "find_flips",
+    "full_verdict",
     "intervention_overrides",
+    "lab_json",
     "lab_metrics",
     "naive_slopes",
     "naive_vs_causal",
     "opening_cohort_paths",
+    "paired_accounts",
+    "parse_uncertain",
+    "per_account_slopes",
+    "prices_changed",
     "run_conditions",
     "run_cs_roi",
     "run_intervention",
+    "run_robustness",
+    "sample_points",
     "shifted_fit_overrides",
+    "uncertain_from_fit",
     "verdict",
+    "within_segment_slopes",
 ]

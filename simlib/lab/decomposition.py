@@ -14,12 +14,15 @@ import pandas as pd
 from ..errors import UserInputError
 from ..results import SimulationResult
 from ..stats import mean_ci
+from .causal import per_account_slopes, within_segment_slopes
 from .cohort import _cube
 
 __all__ = [
     "DECOMPOSITION_PARTS",
+    "REFERRAL_PARTS",
     "decompose_revenue",
     "decomposition_summary",
+    "dominant_answer",
     "naive_slopes",
     "naive_vs_causal",
 ]
@@ -27,6 +30,13 @@ __all__ = [
 #: Parts of the decomposition of dR, in the order they add up (retention + mix + within =
 #: total; expansion = mix + within).
 DECOMPOSITION_PARTS = ("retention", "expansion", "mix", "within")
+
+#: Parts added when loyalty is on (both runs' accounts carry ``referred``): ``referrals``, the
+#: change in referred accounts per opening account, and ``referral_revenue``, the change in what
+#: every referred account paid over the horizon, per opening account (currency). Referred
+#: accounts arrive after month 0, so they are outside the opening cohort's ``total``;
+#: ``total_with_referrals = total + referral_revenue``.
+REFERRAL_PARTS = ("referrals", "referral_revenue", "total_with_referrals")
 
 
 def _shapley(x0: np.ndarray, x1: np.ndarray, y0: np.ndarray, y1: np.ndarray):
@@ -48,7 +58,8 @@ def decompose_revenue(
     currency per opening account over the horizon), ``total = R1 - R0``, ``retention``,
     ``expansion`` (= ``mix + within``), ``mix``, ``within`` (currency per opening account), and
     the ARPA of the surviving opening accounts at the last month: ``baseline_arpa_end``,
-    ``arpa_end``, ``arpa_change`` = ``arpa_mix + arpa_within`` (currency per month). With
+    ``arpa_end``, ``arpa_change`` = ``arpa_mix + arpa_within`` (currency per month), and with
+    loyalty on the :data:`REFERRAL_PARTS` (per opening account). With
     ``by_month=True``: one row per (replication, month) with the month's terms (``total`` =
     ``retention + expansion`` for that month) and ``arpa_change``, ``arpa_mix``,
     ``arpa_within`` of that month.
@@ -100,7 +111,7 @@ def decompose_revenue(
         )
     big0 = (s0 * a0).sum(axis=1)
     big1 = (s1 * a1).sum(axis=1)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "scenario": name,
             "replication": reps0,
@@ -118,6 +129,51 @@ def decompose_revenue(
             "arpa_within": arpa_within[:, -1],
         }
     )
+    return frame.assign(**_referrals(baseline, treated, reps0, size0[:, 0], big1 - big0))
+
+
+def _referrals(
+    baseline: SimulationResult,
+    treated: SimulationResult,
+    reps: list[int],
+    opening: np.ndarray,
+    total: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The :data:`REFERRAL_PARTS` columns per replication (none when either run's accounts
+    have no ``referred`` column, that is, loyalty off)."""
+    acc0, acc1 = getattr(baseline, "accounts", None), getattr(treated, "accounts", None)
+    if acc0 is None or acc1 is None or "referred" not in acc0 or "referred" not in acc1:
+        return {}
+
+    def per_rep(acc: pd.DataFrame, column: str | None) -> np.ndarray:
+        ref = acc[acc["referred"].astype(bool)]
+        values = (
+            ref.groupby("replication")[column].sum()
+            if column
+            else ref.groupby("replication").size()
+        )
+        return values.reindex(reps, fill_value=0).to_numpy(dtype=np.float64)
+
+    count = _safe_div(per_rep(acc1, None) - per_rep(acc0, None), opening)
+    revenue = _safe_div(per_rep(acc1, "revenue") - per_rep(acc0, "revenue"), opening)
+    return {
+        "referrals": count,
+        "referral_revenue": revenue,
+        "total_with_referrals": total + revenue,
+    }
+
+
+def dominant_answer(summary: pd.DataFrame) -> str:
+    """``retention``, ``expansion`` or ``unsure``: the part bigger in size (mean revenue per
+    opening account) when the paired interval of retention - expansion excludes zero, else
+    ``unsure``. ``summary``: :func:`decomposition_summary` indexed by ``part``."""
+    ret = float(summary.loc["retention", "mean"])
+    exp = float(summary.loc["expansion", "mean"])
+    diff = summary.loc["retention_minus_expansion"]
+    low, high = float(diff["ci_low"]), float(diff["ci_high"])
+    if not (np.isfinite(low) and np.isfinite(high)) or low <= 0 <= high:
+        return "unsure"
+    return "retention" if abs(ret) >= abs(exp) else "expansion"
 
 
 def decomposition_summary(decomposition: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -126,13 +182,16 @@ def decomposition_summary(decomposition: pd.DataFrame, level: float = 0.95) -> p
     ci_low, ci_high, half_width, n, share`` (``share``: the part's mean / the total's mean, for
     ``retention`` and ``expansion``). Parts: ``total``, :data:`DECOMPOSITION_PARTS`,
     ``retention_minus_expansion`` (which dominates, paired), ``arpa_change``, ``arpa_mix``,
-    ``arpa_within``."""
+    ``arpa_within`` and, with loyalty on, :data:`REFERRAL_PARTS`."""
     rows = []
     for name, part in decomposition.groupby("scenario", sort=False, observed=True):
         values = {p: part[p].to_numpy(dtype=np.float64) for p in ("total", *DECOMPOSITION_PARTS)}
         values["retention_minus_expansion"] = values["retention"] - values["expansion"]
         for p in ("arpa_change", "arpa_mix", "arpa_within"):
             values[p] = part[p].to_numpy(dtype=np.float64)
+        for p in REFERRAL_PARTS:  # with loyalty on
+            if p in part.columns and part[p].notna().any():
+                values[p] = part[p].to_numpy(dtype=np.float64)
         total = float(np.mean(values["total"]))
         for p, x in values.items():
             ci = mean_ci(x, level)
@@ -186,27 +245,45 @@ def naive_slopes(result: SimulationResult) -> pd.DataFrame:
 def naive_vs_causal(
     baseline: SimulationResult, treated: SimulationResult, level: float = 0.95
 ) -> pd.DataFrame:
-    """The CRM's cross-sectional slope beside the intervention's causal slope, both in currency
-    per month per unit of satisfaction (0-1 scale).
+    """The CRM's regressions beside the intervention's causal slope, all in currency per month
+    per unit of satisfaction (0-1 scale); formulas in :mod:`simlib.lab.causal`.
 
     * ``naive``: :func:`naive_slopes` of the baseline run (what a regression on the CRM's
-      accounts would report);
-    * ``causal``: per replication, ``(ARPA_end(1) - ARPA_end(0)) / (mean_sat_end(1) -
-      mean_sat_end(0))`` (both over the accounts alive at the last month, as in the summary);
-    * ``naive_minus_causal``: their paired difference (the bias of the regression).
+      surviving accounts would report);
+    * ``within_segment``: the same regression with one intercept per segment
+      (:func:`~simlib.lab.causal.within_segment_slopes`), the fix a strategist can run on their
+      own data;
+    * ``causal``: the per-account causal slope (:func:`~simlib.lab.causal.per_account_slopes`:
+      accounts paired across the two runs by ``account_key``, ``sum dMRR / sum dsatisfaction``
+      over the accounts alive at the end of both);
+    * ``survivors_ratio``: ``(ARPA_end(1) - ARPA_end(0)) / (mean_sat_end(1) - mean_sat_end(0))``
+      over each run's survivors (who survives leaks into it);
+    * ``naive_minus_causal``, ``within_segment_minus_causal``: paired differences (the bias).
 
     Columns: ``estimate, mean, ci_low, ci_high, half_width, n`` (Student-t across replications).
     """
     naive = naive_slopes(baseline).set_index("replication")["slope"]
+    within = within_segment_slopes(baseline).set_index("replication")["slope"]
+    causal = per_account_slopes(baseline, treated).set_index("replication")["slope"]
     sb = baseline.summary.set_index("replication").sort_index()
     st = treated.summary.set_index("replication").sort_index()
-    common = sb.index.intersection(st.index).intersection(naive.index)
+    common = sb.index.intersection(st.index).intersection(naive.index).intersection(causal.index)
     d_arpa = st.loc[common, "arpa_end"] - sb.loc[common, "arpa_end"]
     d_sat = st.loc[common, "mean_satisfaction"] - sb.loc[common, "mean_satisfaction"]
-    causal = (d_arpa / d_sat.where(d_sat.abs() > 1e-9)).to_numpy(dtype=np.float64)
+    ratio = (d_arpa / d_sat.where(d_sat.abs() > 1e-9)).to_numpy(dtype=np.float64)
     nv = naive.loc[common].to_numpy(dtype=np.float64)
+    wv = within.reindex(common).to_numpy(dtype=np.float64)
+    cv = causal.loc[common].to_numpy(dtype=np.float64)
+    estimates = (
+        ("naive", nv),
+        ("within_segment", wv),
+        ("causal", cv),
+        ("survivors_ratio", ratio),
+        ("naive_minus_causal", nv - cv),
+        ("within_segment_minus_causal", wv - cv),
+    )
     rows = []
-    for est, x in (("naive", nv), ("causal", causal), ("naive_minus_causal", nv - causal)):
+    for est, x in estimates:
         ci = mean_ci(x, level)
         rows.append(
             {

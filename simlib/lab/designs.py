@@ -28,6 +28,7 @@ from ..run_options import (
     as_overrides,
 )
 from ..scenario import Scenario, load_scenario
+from .causal import prices_changed
 from .decomposition import decompose_revenue, decomposition_summary, naive_vs_causal
 from .metrics import lab_metrics
 from .narrative import verdict
@@ -133,7 +134,14 @@ class LabExperiment:
         return naive_vs_causal(self.baseline, self.treated, self.level)
 
     def verdict(self) -> str:
-        return verdict(self.table, self.decomposition(), self.naive_vs_causal(), self.currency)
+        return verdict(
+            self.table,
+            self.decomposition(),
+            self.naive_vs_causal(),
+            self.currency,
+            self.level,
+            prices_changed=prices_changed(self.baseline, self.treated),
+        )
 
 
 def _paired_rows(

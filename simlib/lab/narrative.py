@@ -50,6 +50,8 @@ def verdict(
     naive_causal: pd.DataFrame | None = None,
     currency: str = "USD",
     level: float = 0.95,
+    *,
+    prices_changed: bool | None = None,
 ) -> str:
     """The plain-language answer, computed from the numbers (never a fixed sentence).
 
@@ -58,8 +60,11 @@ def verdict(
     much revenue per opening account the rise in satisfaction bought, whether its interval
     excludes zero, which of retention and expansion dominates (and whether that is sure: the
     paired interval of retention - expansion excludes zero), what happened to ARPA (and how
-    much of that is the survivors' mix), and how far the CRM's regression is from the causal
-    effect.
+    much of that is the survivors' mix), what referred accounts brought (with loyalty on), and
+    how far the CRM's regressions are from the causal effect. ``prices_changed``
+    (:func:`~simlib.lab.causal.prices_changed`): whether any paired account's MRR moved; the
+    within-segment term is called a price change only then ("composition within segments"
+    when no price moved, "change within segments" when unknown).
     """
     if decomposition.empty or table.empty:
         raise UserInputError("the verdict needs a lab table and its decomposition")
@@ -68,8 +73,10 @@ def verdict(
     lines = [
         _headline(table, rows, summ, decomposition, currency, level),
         _dominance(summ, currency),
-        _arpa_line(summ, currency),
+        _arpa_line(summ, currency, prices_changed),
     ]
+    if "referral_revenue" in summ.index:
+        lines.append(_referral_line(summ, currency))
     if "logo_churn_monthly" in rows.index:
         lines.append(_churn_line(rows, currency))
     if naive_causal is not None and not naive_causal.empty:
@@ -143,9 +150,17 @@ def _dominance(summ: pd.DataFrame, currency: str) -> str:
     )
 
 
-def _arpa_line(summ: pd.DataFrame, currency: str) -> str:
+def _within_words(prices_changed: bool | None) -> str:
+    """The name of the within-segment term: a price change only where prices changed."""
+    if prices_changed is None:
+        return "change within segments"
+    return "price change within segments" if prices_changed else "composition within segments"
+
+
+def _arpa_line(summ: pd.DataFrame, currency: str, prices_changed: bool | None = None) -> str:
     """What happened to the surviving opening accounts' ARPA at the last month (currency per
-    month), split into the price change within segments and the survivors' segment mix."""
+    month), split into the change within segments and the survivors' segment mix; "no
+    measurable rise" only when the within-segment change does not measurably rise either."""
     arpa = summ.loc["arpa_change"]
     arpa_dir = _sure(arpa["ci_low"], arpa["ci_high"])
     arpa_text = (
@@ -153,11 +168,19 @@ def _arpa_line(summ: pd.DataFrame, currency: str) -> str:
         f"{_ci_text(arpa['mean'], arpa['ci_low'], arpa['ci_high'], currency + '/month')}"
     )
     mix = summ.loc["arpa_mix"]["mean"]
-    within = summ.loc["arpa_within"]["mean"]
+    inside = summ.loc["arpa_within"]
+    within = inside["mean"]
     arpa_text += (
-        f" (price change within segments {within:+,.2f}, survivors' segment mix {mix:+,.2f})"
+        f" ({_within_words(prices_changed)} {within:+,.2f}, survivors' segment mix {mix:+,.2f})"
     )
-    if arpa_dir is None:
+    within_dir = _sure(inside["ci_low"], inside["ci_high"])
+    if arpa_dir is None and within_dir is not None:
+        arpa_text += (
+            f": within segments ARPA measurably {'rises' if within_dir == 'up' else 'falls'} "
+            f"({_ci_text(within, inside['ci_low'], inside['ci_high'], currency + '/month')}), "
+            "while the survivors' mix moves the total the other way or blurs it."
+        )
+    elif arpa_dir is None:
         arpa_text += ": no measurable rise in ARPU."
     elif arpa_dir == "up":
         arpa_text += ": satisfaction measurably raises ARPU."
@@ -165,6 +188,20 @@ def _arpa_line(summ: pd.DataFrame, currency: str) -> str:
         arpa_text += ": ARPU measurably falls"
         arpa_text += " because more small accounts stay." if mix < 0 and mix < within else "."
     return arpa_text
+
+
+def _referral_line(summ: pd.DataFrame, currency: str) -> str:
+    """What referred accounts (loyalty on) brought, per opening account: their number and their
+    revenue over the horizon, and the total with them."""
+    ref, rev = summ.loc["referrals"], summ.loc["referral_revenue"]
+    total = summ.loc["total_with_referrals"]
+    return (
+        f"Referrals (loyalty): {100 * ref['mean']:+.2f} referred accounts per 100 opening "
+        f"accounts, bringing "
+        f"{_ci_text(rev['mean'], rev['ci_low'], rev['ci_high'], currency)} per opening account "
+        f"over the horizon; with them, revenue per opening account changed by "
+        f"{_ci_text(total['mean'], total['ci_low'], total['ci_high'], currency)}."
+    )
 
 
 def _churn_line(rows: pd.DataFrame, currency: str) -> str:
@@ -196,6 +233,7 @@ def _regression_line(naive_causal: pd.DataFrame, currency: str) -> str:
         f"A regression of MRR on satisfaction across the CRM's surviving accounts would "
         f"report {naive['mean']:+,.0f} {unit}; the intervention shows {causal['mean']:+,.0f} "
         f"[{causal['ci_low']:+,.0f}, {causal['ci_high']:+,.0f}]"
+        + (" (each account against itself)" if "within_segment" in nc.index else "")
     )
     if _sure(bias["ci_low"], bias["ci_high"]) is None:
         text += ": the two agree within the interval."
@@ -206,5 +244,11 @@ def _regression_line(naive_causal: pd.DataFrame, currency: str) -> str:
             "what satisfaction does."
             if bias["mean"] > 0
             else f": the regression is off by {bias['mean']:+,.0f} (interval excludes zero)."
+        )
+    if "within_segment" in nc.index and math.isfinite(nc.loc["within_segment", "mean"]):
+        w = nc.loc["within_segment"]
+        text += (
+            f" With one intercept per segment (a regression a CRM export allows) it reports "
+            f"{w['mean']:+,.0f} [{w['ci_low']:+,.0f}, {w['ci_high']:+,.0f}]."
         )
     return text

@@ -1,0 +1,332 @@
+"""The lab's answer across plausible worlds: Latin hypercube samples, the flip finder, the
+calibrated standard errors, the per-account causal slope, the wording from the numbers and the
+``simlib lab`` command.
+
+Known answers: a synthetic function with a known threshold, a regression with a known slope
+within segments, a book with no channel from satisfaction to price (per-account slope exactly 0).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from statistics import NormalDist
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simlib import lab
+from simlib.cli import main
+from simlib.errors import UserInputError
+from simlib.lab.causal import per_account_slopes, prices_changed, within_segment_slopes
+from simlib.lab.robustness import (
+    PLAUSIBLE,
+    Robustness,
+    Uncertain,
+    find_flips,
+    parse_uncertain,
+    sample_points,
+    uncertain_from_fit,
+)
+
+SMALL = ["population.initial_accounts=400", "horizon_months=24"]
+
+# ------------------------------------------------------------------------------------------
+# Samples and the flip finder
+
+
+def test_latin_hypercube_puts_one_sample_in_each_stratum() -> None:
+    n = 12
+    uncertain = {
+        "churn.satisfaction_effect": Uncertain("churn.satisfaction_effect", 0.5, 3.0),
+        "churn.monthly.alpha": Uncertain.normal("churn.monthly.alpha", 2.0, 0.1),
+    }
+    points = sample_points(uncertain, n, seed=3)
+    x = np.array([p["churn.satisfaction_effect"] for p in points])
+    strata = np.floor((x - 0.5) / 2.5 * n).astype(int)
+    assert sorted(strata) == list(range(n))
+    # the normal key: its probability within the central 95 %, one sample per stratum
+    a = np.array([p["churn.monthly.alpha"] for p in points])
+    tail = (1 - PLAUSIBLE) / 2
+    u = (np.array([NormalDist(2.0, 0.1).cdf(v) for v in a]) - tail) / PLAUSIBLE
+    assert sorted(np.floor(u * n).astype(int)) == list(range(n))
+    z = NormalDist().inv_cdf(0.5 + PLAUSIBLE / 2)
+    assert (np.abs(a - 2.0) <= z * 0.1 + 1e-12).all()
+
+
+def test_a_calibrated_key_that_cannot_be_negative_is_cut_at_zero() -> None:
+    u = Uncertain.normal("churn.satisfaction_effect", 0.3, 0.5)
+    assert u.lo == 0.0 and u.hi == pytest.approx(0.3 + 1.959964 * 0.5, rel=1e-6)
+    assert min(u.at(p) for p in np.linspace(0, 0.999, 50)) == 0.0
+    assert Uncertain.normal("churn.monthly.beta", 10.0, 8.0).lo == pytest.approx(0.1)
+
+
+def test_flip_finder_recovers_a_known_threshold() -> None:
+    """answer(x) = expansion below 0.9, retention above, whatever y is: the finder's threshold
+    is within half the gap between the two samples that straddle 0.9, with no mismatch."""
+    for seed in range(5):
+        uncertain = {
+            "churn.satisfaction_effect": Uncertain("churn.satisfaction_effect", 0.2, 3.0),
+            "noise": Uncertain("noise", 0.0, 1.0),
+        }
+        points = sample_points(uncertain, 12, seed=seed)
+        x = [p["churn.satisfaction_effect"] for p in points]
+        answers = ["expansion" if v < 0.9 else "retention" for v in x]
+        flips = find_flips({k: [p[k] for p in points] for k in uncertain}, answers)
+        best = flips[0]
+        assert best["key"] == "churn.satisfaction_effect"
+        assert (best["below"], best["above"], best["mismatches"]) == ("expansion", "retention", 0)
+        lo = max(v for v in x if v < 0.9)
+        hi = min(v for v in x if v >= 0.9)
+        assert abs(best["threshold"] - 0.9) <= (hi - lo) / 2 + 1e-12
+        assert all(f["mismatches"] > 0 for f in flips[1:])  # the noise key explains less
+
+
+def test_flip_finder_with_one_answer_finds_no_flip() -> None:
+    assert find_flips({"k": [1.0, 2.0, 3.0]}, ["retention"] * 3) == []
+    # a flip to "unsure" is a flip too
+    flips = find_flips({"k": [1.0, 2.0, 3.0, 4.0]}, ["unsure", "unsure", "retention", "retention"])
+    assert flips[0]["threshold"] == 2.5 and flips[0]["below"] == "unsure"
+
+
+def test_robustness_text_states_share_and_flip() -> None:
+    x = np.linspace(0.3, 2.9, 12)
+    answers = ["expansion" if v < 0.9 else "retention" for v in x]
+    frame = pd.DataFrame({"sample": range(1, 13), "churn.satisfaction_effect": x})
+    frame["dominant"] = answers
+    flips = find_flips({"churn.satisfaction_effect": list(x)}, answers)
+    rob = Robustness(
+        frame,
+        {"churn.satisfaction_effect": Uncertain("churn.satisfaction_effect", 0.3, 2.9)},
+        flips,
+    )
+    n_ret = answers.count("retention")
+    text = rob.sentences()
+    assert f"retention dominates in {n_ret} of 12" in text
+    assert f"expansion in {12 - n_ret}" in text
+    assert "below a churn link (churn.satisfaction_effect) of about" in text
+    assert "expansion dominates, above it retention dominates" in text
+    share = rob.to_json()["share"]
+    assert math.isclose(sum(share.values()), 1.0) and share["retention"] == n_ret / 12
+
+
+# ------------------------------------------------------------------------------------------
+# Uncertain keys from the command line and from a calibration
+
+
+def test_parse_uncertain_refuses_bad_ranges() -> None:
+    assert parse_uncertain(["a.b=1:2"])["a.b"].hi == 2.0
+    for bad in ("a.b", "a.b=1", "a.b=x:2", "a.b=2:1", "a.b=1:inf"):
+        with pytest.raises(UserInputError, match="--uncertain"):
+            parse_uncertain([bad])
+    with pytest.raises(UserInputError, match="twice"):
+        parse_uncertain(["a=1:2", "a=2:3"])
+
+
+def test_uncertain_from_a_calibration_json(tmp_path) -> None:
+    doc = {
+        "fits": [
+            {
+                "group": None,
+                "alpha": 1.2,
+                "beta": 30.0,
+                "alpha_se": 0.1,
+                "beta_se": 2.0,
+                "period_months": 1,
+                "satisfaction_effect": 1.5,
+                "satisfaction_effect_se": 0.4,
+            }
+        ],
+        "overrides": ["churn.monthly.alpha=1.2", "churn.monthly.beta=30.0"],
+        "scenario_keys": {"offers.intent.satisfaction_to_intent": {"value": 3.0, "se": None}},
+    }
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps(doc))
+    uncertain, fixed, notes = uncertain_from_fit(path)
+    assert set(uncertain) == {
+        "churn.monthly.alpha",
+        "churn.monthly.beta",
+        "churn.satisfaction_effect",
+    }
+    assert uncertain["churn.satisfaction_effect"].se == 0.4
+    assert fixed == ["offers.intent.satisfaction_to_intent=3.0"]
+    assert any("offers.intent.satisfaction_to_intent: no standard error" in n for n in notes)
+    path.write_text(json.dumps({"fits": [{"alpha": 1.0, "beta": 2.0}]}))
+    with pytest.raises(UserInputError, match="no key with a value and a standard error"):
+        uncertain_from_fit(path)
+    path.write_text("{not json")
+    with pytest.raises(UserInputError, match=r"fit\.json: not a JSON"):
+        uncertain_from_fit(path)
+
+
+# ------------------------------------------------------------------------------------------
+# The per-account causal slope and the regressions beside it
+
+
+def _no_price_channel() -> dict:
+    """One segment, sizes spread wide, no offers: nothing carries satisfaction into an
+    account's MRR, so the causal effect of satisfaction on price is zero by construction."""
+    return {
+        "name": "no price channel",
+        "horizon_months": 24,
+        "population": {
+            "initial_accounts": 500,
+            "segments": {"all": {"plans": {"standard": 500}, "size_sigma": 0.9}},
+        },
+        "churn": {"monthly": {"alpha": 1.0, "beta": 30.0}, "satisfaction_effect": 3.0},
+        "satisfaction": {"enabled": True},
+    }
+
+
+def test_per_account_causal_slope_is_zero_without_a_price_channel() -> None:
+    exp = lab.run_intervention(_no_price_channel(), 0.15, replications=3, seed=4)
+    nc = exp.naive_vs_causal().set_index("estimate")
+    causal = nc.loc["causal"]
+    assert causal["ci_low"] <= 0.0 <= causal["ci_high"], nc
+    assert causal["mean"] == 0.0  # every paired account pays what it paid
+    assert not prices_changed(exp.baseline, exp.treated)
+    slopes = per_account_slopes(exp.baseline, exp.treated)
+    assert (slopes["accounts"] > 0).all()
+    # the survivors' ratio reads who survives as what satisfaction does
+    assert {"naive", "within_segment", "survivors_ratio", "naive_minus_causal"} <= set(nc.index)
+    assert "price change" not in exp.verdict()
+
+
+def test_within_segment_regression_recovers_the_slope_inside_segments() -> None:
+    """MRR = 100 x segment + 5 x satisfaction, the pricier segment also more satisfied: the
+    naive slope is far above 5, the within-segment slope is 5 exactly."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for rep in range(3):
+        for seg in (0, 1):
+            sat = rng.uniform(0.1, 0.5, 50) + 0.4 * seg
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "replication": rep,
+                        "segment": f"s{seg}",
+                        "final_satisfaction": sat,
+                        "final_mrr": 100.0 * seg + 5.0 * sat,
+                        "churned": False,
+                    }
+                )
+            )
+    fake = SimpleNamespace(accounts=pd.concat(rows, ignore_index=True))
+    within = within_segment_slopes(fake)  # type: ignore[arg-type]
+    assert np.allclose(within["slope"], 5.0, rtol=1e-12)
+    naive = lab.naive_slopes(SimpleNamespace(scenario=SimpleNamespace(name="x"), **vars(fake)))  # type: ignore[arg-type]
+    assert (naive["slope"] > 50).all()
+
+
+# ------------------------------------------------------------------------------------------
+# Wording from the numbers
+
+
+def test_dominant_answer_follows_the_paired_interval() -> None:
+    def summ(ret: float, exp: float, low: float, high: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"mean": [ret, exp, ret - exp], "ci_low": [0, 0, low], "ci_high": [0, 0, high]},
+            index=["retention", "expansion", "retention_minus_expansion"],
+        )
+
+    assert lab.dominant_answer(summ(10, 2, 5, 11)) == "retention"
+    assert lab.dominant_answer(summ(1, 9, -10, -6)) == "expansion"
+    assert lab.dominant_answer(summ(10, 2, -1, 17)) == "unsure"
+
+
+def _decomposition(arpa_mix: np.ndarray, arpa_within: np.ndarray) -> pd.DataFrame:
+    reps = arpa_mix.size
+    return pd.DataFrame(
+        {
+            "scenario": "raised",
+            "replication": np.arange(reps),
+            "baseline_revenue": 10_000.0,
+            "revenue": 10_500.0,
+            "total": 500.0 + np.arange(reps),
+            "retention": 480.0 + np.arange(reps),
+            "expansion": 20.0,
+            "mix": -10.0,
+            "within": 30.0,
+            "baseline_arpa_end": 500.0,
+            "arpa_end": 500.0 + arpa_mix + arpa_within,
+            "arpa_change": arpa_mix + arpa_within,
+            "arpa_mix": arpa_mix,
+            "arpa_within": arpa_within,
+        }
+    )
+
+
+def test_no_claim_of_no_rise_while_the_within_segment_rise_excludes_zero() -> None:
+    table = pd.DataFrame(
+        [
+            {
+                "metric": "mean_satisfaction",
+                "dose": 0.1,
+                "difference": 0.08,
+                "ci_low": 0.07,
+                "ci_high": 0.09,
+            }
+        ]
+    )
+    noise = np.array([-1.0, 1.0, -0.5, 0.5])
+    d = _decomposition(-6.0 + 8 * noise, 6.0 + 0.2 * noise)  # total ARPA change ~0, within > 0
+    text = lab.verdict(table, d, prices_changed=False)
+    assert "no measurable rise in ARPU" not in text
+    assert "within segments ARPA measurably rises" in text
+    assert "price change" not in text and "composition within segments" in text
+    assert "price change within segments" in lab.verdict(table, d, prices_changed=True)
+
+
+# ------------------------------------------------------------------------------------------
+# The command
+
+
+def test_lab_command_writes_the_answer_with_robustness(tmp_path, capsys) -> None:
+    out = tmp_path / "lab.json"
+    code = main(
+        [
+            "lab",
+            "b2c_subscription",
+            *[a for s in SMALL for a in ("--set", s)],
+            "-r",
+            "2",
+            "--seed",
+            "1",
+            "--uncertain",
+            "churn.satisfaction_effect=0.2:3",
+            "--samples",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert {"effects", "decomposition", "dominant", "verdict", "robustness"} <= set(doc)
+    assert set(doc["decomposition"]) >= {"retention", "expansion", "mix", "within"}
+    assert doc["dominant"] in ("retention", "expansion", "unsure")
+    rob = doc["robustness"]
+    assert rob["samples"] == 3 and rob["keys"] == {"churn.satisfaction_effect": [0.2, 3.0]}
+    assert math.isclose(sum(rob["share"].values()), 1.0)
+    for flip in rob["flips"]:
+        assert {"key", "threshold", "below", "above"} <= set(flip)
+    assert "plausible settings" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--uncertain", "churn.satisfaction_effect"], "--uncertain"),
+        (["--samples", "4"], "--samples"),
+        (["--uncertain-from", "/nonexistent/fit.json"], "fit.json"),
+        (["--uncertain", "churn.no_such_key=0:1"], "no_such_key"),
+        (["--dose", "3"], "dose"),
+    ],
+)
+def test_lab_command_refuses_bad_input_before_running(argv, flag, tmp_path, capsys) -> None:
+    out = tmp_path / "lab.json"
+    assert main(["lab", "b2c_subscription", *argv, "--out", str(out)]) == 2
+    assert flag in capsys.readouterr().err
+    assert not out.exists()
