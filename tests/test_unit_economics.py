@@ -115,3 +115,19 @@ def test_no_cac_or_no_margin_gives_nan() -> None:
         assert math.isnan(row["payback_months"])
         if not extra:
             assert row["cac_total"] == 0.0 and math.isnan(row["ltv_cac"])
+
+
+def test_without_discounting_the_tail_is_the_expected_count_of_months() -> None:
+    """annual_discount_rate 0: an account with risk p has q / p more months expected (monthly);
+    an annual one the months left in its term plus 12 q / p."""
+    sim = _sim(["economics.annual_discount_rate=0.0", "horizon_months=30"])
+    alive = sim.book.alive
+    p = sim.book.risk[alive]
+    np.testing.assert_allclose(tail(sim)[alive], GM * MRR * (1 - p) / p, rtol=1e-12)
+    annual = _sim(
+        ["economics.annual_discount_rate=0.0", "horizon_months=30", "contracts.annual_share=1.0"]
+    )
+    alive = annual.book.alive
+    p = annual.book.risk[alive]
+    expected = GM * MRR * (6 + 12 * (1 - p) / p)  # months 30..35 under contract (anniversary 0)
+    np.testing.assert_allclose(tail(annual)[alive], expected, rtol=1e-12)

@@ -24,7 +24,9 @@ the monthly discount factor ``(1 + annual_discount_rate) ^ (-1/12)``):
     are under contract, then each renewal survived adds 12 months):
     ``tail = gm M d^(-s) [d^H (1 - d^(R-H+1)) + d^(R+1) (1 - d^12) q / (1 - q d^12)] / (1 - d)``.
 
-  These are geometric series: an account whose risk ``p`` is fixed has survival ``q^t``. Over a
+  These are geometric series: an account whose risk ``p`` is fixed has survival ``q^t``. With
+  no discounting (``annual_discount_rate`` 0, ``d = 1``) an account that cannot churn (``p`` = 0)
+  has an infinite tail (``inf``), and the mean figures are then infinite. Over a
   cohort whose risks are Beta(alpha, beta) distributed, the expected sum of LTV and tail of a
   new account is ``gm x M x DEL`` (Fader & Hardie 2010: the discounted expected lifetime,
   :func:`simlib.calibration.sbg.discounted_expected_lifetime`).
@@ -74,20 +76,28 @@ def tail(sim: Simulation) -> NDArray[np.float64]:
         return out
     terms = [t for t in active_terms(sim.scenario) if t.name not in ONE_OFF_TERMS]
     p = churn_probability(sim, rows, terms)
-    q = 1.0 - np.clip(p, 0.0, 1.0)
+    p = np.clip(p, 0.0, 1.0)
+    q = 1.0 - p
     d = sim.monthly_discount
     h = sim.horizon
     s = book.start_month[rows].astype(np.float64)
     margin = sim.scenario.economics.gross_margin * book.mrr[rows]
-    value = d ** (h - s) * q / (1.0 - q * d)
-    annual = book.contract[rows] == CONTRACT_ANNUAL
-    if annual.any():
-        a = book.anniversary[rows[annual]].astype(np.int64)
-        r = (h - 1) + np.mod(a + 11 - (h - 1), 12)  # next renewal: (r - a) % 12 == 11
-        qa, sa = q[annual], s[annual]
-        certain = d**h * (1.0 - d ** (r - h + 1))
-        renewed = d ** (r + 1) * (1.0 - d**12) * qa / (1.0 - qa * d**12)
-        value[annual] = d ** (-sa) * (certain + renewed) / (1.0 - d)
+    with np.errstate(divide="ignore", invalid="ignore"):  # no discount, no churn: infinite
+        # 1 - q d^k written as p + q (1 - d^k): exact to rounding when p is small
+        value = d ** (h - s) * q / (p + q * (1.0 - d))
+        annual = book.contract[rows] == CONTRACT_ANNUAL
+        if annual.any():
+            a = book.anniversary[rows[annual]].astype(np.int64)
+            r = (h - 1) + np.mod(a + 11 - (h - 1), 12)  # next renewal: (r - a) % 12 == 11
+            pa, qa, sa = p[annual], q[annual], s[annual]
+            if d < 1.0:
+                certain = d**h * (1.0 - d ** (r - h + 1)) / (1.0 - d)
+                per_term = d ** (r + 1) * (1.0 - d**12) / (1.0 - d)
+            else:  # no discounting: the sums of d^m are counts of months
+                certain, per_term = (r - h + 1).astype(np.float64), np.full(qa.size, 12.0)
+            renewed = per_term * qa / (pa + qa * (1.0 - d**12))
+            value[annual] = d ** (-sa) * (certain + renewed)
+        value = np.where(q > 0, value, 0.0)  # sure to churn at the next renewal
     out[rows] = margin * value
     return out
 
