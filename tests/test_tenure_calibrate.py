@@ -256,9 +256,11 @@ def test_cli_tenure_profile_json_and_fragment(tmp_path, run_cli, rising):
         str(frag),
     )
     assert code == 0, stderr
+    assert "simlib calibrate: warning: all accounts: the hazard rises with tenure" in stderr
     result = json.loads(stdout)
     assert json.loads(out.read_text()) == result
     (rec,) = result["fits"]
+    assert any("hazard rises" in w for w in rec["warnings"])
     assert rec["model"] == "sbg_tenure" and rec["checks"]["recommended"] == "sbg_tenure"
     assert any(o.startswith("churn.tenure_profile.monthly=[") for o in result["overrides"])
     doc = yaml.safe_load(frag.read_text())

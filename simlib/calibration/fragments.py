@@ -92,11 +92,12 @@ def scenario_fragment(fits: Sequence[SBGFit], source: str = "") -> str:
     ]
     for f in fits:
         name = "all accounts" if f.group is None else f"{f.group}"
+        profile = getattr(f, "tenure_profile", None)
+        churn = "churn at renewal 1" if profile else "mean churn"
         lines.append(
             f"# {name}: alpha {f.alpha:.4g} (se {f.alpha_se:.2g}), beta {f.beta:.4g} "
-            f"(se {f.beta_se:.2g}), n = {f.n}, mean churn {100 * f.mean_churn:.2f} % per period"
+            f"(se {f.beta_se:.2g}), n = {f.n}, {churn} {100 * f.mean_churn:.2f} % per period"
         )
-        profile = getattr(f, "tenure_profile", None)
         if profile:
             shifts = ", ".join(
                 f"{d:+.3g} (se {se:.2g})"

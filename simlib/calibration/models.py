@@ -225,7 +225,7 @@ def fit_counts_models(
     """``(chosen, plain, rich)`` for one group's counts (as :func:`fit_sbg` takes them).
 
     ``chosen`` is the profile fit when ``tenure_pieces`` is given, else the plain one; it
-    carries the checks in ``.checks``.
+    carries the checks in ``.checks`` (their warnings are added to its ``warnings`` too).
     """
     plain = fit_sbg(*counts, group=group, period_months=period_months)
     t_max = plain.periods
@@ -240,6 +240,7 @@ def fit_counts_models(
         assert rich is not None
         chosen = rich
     chosen.checks = model_checks(counts, plain, rich, note)
+    chosen.warnings.extend(chosen.checks["warnings"])  # also where every fit's warnings are
     return chosen, plain, rich
 
 

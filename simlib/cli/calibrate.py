@@ -144,4 +144,8 @@ def calibrate(args: argparse.Namespace) -> int:
     if fragment is not None:
         write_text_atomic(args.fragment, fragment)
     sys.stdout.write(text)
+    for f in fits:  # the model checks' warnings, in words, where a person reads them
+        for warning in (f.checks or {}).get("warnings", []):
+            name = "all accounts" if f.group is None else f"group {f.group}"
+            sys.stderr.write(f"simlib calibrate: warning: {name}: {warning}\n")
     return 0
