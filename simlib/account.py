@@ -17,9 +17,22 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from .config.base import MAX_ACCOUNTS
+from .errors import UserInputError
 from .registry import Registry
 
-__all__ = ["BOOK_COLUMNS", "CONTRACT_ANNUAL", "CONTRACT_MONTHLY", "AccountBook", "register_column"]
+#: Most rows a book may hold: the accounts a run may hold (:data:`MAX_ACCOUNTS`, checked before a
+#: run from the scenario's acquisitions) with the 20 % margin the engine reserves for them.
+BOOK_LIMIT = MAX_ACCOUNTS + MAX_ACCOUNTS // 5
+
+__all__ = [
+    "BOOK_COLUMNS",
+    "BOOK_LIMIT",
+    "CONTRACT_ANNUAL",
+    "CONTRACT_MONTHLY",
+    "AccountBook",
+    "register_column",
+]
 
 CONTRACT_MONTHLY = 0
 CONTRACT_ANNUAL = 1
@@ -139,9 +152,21 @@ class AccountBook:
         return list(self._data)
 
     def append(self, k: int) -> slice:
-        """Make room for ``k`` new rows (filled with each column's fill value); their slice."""
+        """Make room for ``k`` new rows (filled with each column's fill value); their slice.
+
+        A book never grows past :data:`BOOK_LIMIT` rows: accounts that arrive faster than the
+        scenario's bounds foresaw (referrals, which compound, are not bounded before a run)
+        stop the run with a :class:`~simlib.errors.UserInputError` instead of a ``MemoryError``.
+        """
         start = self.n
         needed = start + k
+        if needed > BOOK_LIMIT:
+            raise UserInputError(
+                f"the run's book grew past {BOOK_LIMIT:,} accounts (the {MAX_ACCOUNTS:,} a run "
+                "may hold, plus the engine's 20 % margin): referrals (loyalty.promoter and "
+                "loyalty.fan referral_rate, loyalty.champion_referral) or acquisitions add "
+                "accounts faster than that; lower them or horizon_months"
+            )
         if needed > self.capacity:
             new_cap = max(needed, 2 * self.capacity)
             for name, arr in self._data.items():

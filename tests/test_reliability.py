@@ -1186,3 +1186,31 @@ def test_validate_checks_the_header_of_the_book(tmp_path, run_cli):
     only_header = _write_csv(tmp_path / "header.csv", BOOK_HEADER, [])
     code, _, err = run_cli("validate", "b2b_saas", "--set", f"population.from_csv={only_header}")
     assert code == 2 and "no data rows, only a header" in err
+
+
+def test_a_book_growing_past_the_bound_during_a_run_stops_it_as_bad_input(
+    monkeypatch, tmp_path, run_cli
+):
+    """Referrals compound (every promoter refers one account a month here: the book doubles
+    monthly), so no bound before the run can foresee them; the book refuses to grow past its
+    limit (lowered here from 60 million to 5,000) with exit code 2, not a MemoryError."""
+    import simlib.account
+
+    monkeypatch.setattr(simlib.account, "BOOK_LIMIT", 5000)
+    stage = "{min_satisfaction: 0, months: 1, min_tenure_months: 0, referral_rate: 1}"
+    overrides = [
+        "population.initial_accounts=1000",
+        "horizon_months=8",
+        "loyalty.enabled=true",
+        "loyalty.repeater_tenure_months=0",
+        f"loyalty.promoter={stage}",
+        f"loyalty.fan={stage}",
+    ]
+    sets = [a for o in overrides for a in ("--set", o)]
+    code, _, err = run_cli("run", "textbook", *sets, "--workers", "1", "--out", str(tmp_path / "o"))
+    assert code == 2 and "the run's book grew past 5,000 accounts" in err, err
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+    # under the limit the same growth runs: 3 months hold fewer than 5,000 rows (1000, about
+    # 2000 and 4000 alive, and the churned ones)
+    res = simlib.simulate("textbook", seed=1, workers=1, overrides=[*overrides, "horizon_months=3"])
+    assert 2 * 1000 < len(res.accounts) <= 5000
