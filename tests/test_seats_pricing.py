@@ -243,3 +243,27 @@ def test_annual_contracts_shed_seats_only_at_their_renewal() -> None:
             falls_at += int((fell & renewing).sum())
         assert falls_at > 0
         assert (falls_outside > 0) == outside_allowed, (mode, falls_outside)
+
+
+def test_seat_rates_follow_satisfaction_and_usage_as_documented() -> None:
+    """add = add_rate x g, remove = remove_rate / g, g = exp(e_s (sat - ref_s) + e_u (usage -
+    ref_u)); usage is read where the usage mechanism runs (offers on)."""
+    from simlib.model.seats import seat_rates
+
+    overrides = [
+        "population.initial_accounts=500",
+        "horizon_months=6",
+        "seats.enabled=true",
+        "seats.satisfaction_effect=1.5",
+        "seats.satisfaction_reference=0.6",
+        "seats.usage_effect=2.0",
+        "seats.usage_reference=0.4",
+    ]
+    sim = _sim("b2b_no_friction", overrides)
+    rows = sim.book.alive_index()
+    usage = sim.book.usage[rows]
+    assert (usage >= 0).all() and usage.std() > 0
+    g = np.exp(1.5 * (sim.book.satisfaction[rows] - 0.6) + 2.0 * (usage - 0.4))
+    add, remove = seat_rates(sim, rows)
+    np.testing.assert_allclose(add, 0.008 * g, rtol=1e-13)
+    np.testing.assert_allclose(remove, 0.003 / g, rtol=1e-13)
