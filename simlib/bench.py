@@ -16,7 +16,11 @@ the monthly and account tables and the summary row. Printed:
 3. **Sweep**: a scaled-down sweep of 10,000-account x 60-month replications with every mechanism
    on, through the local executor (2 workers), extrapolated linearly to 100 points x 20
    replications.
-4. **Report** (``--report``): the time papermill takes to render one scenario report (the
+4. **Lab robustness**: ``simlib lab``'s robustness run, 12 Latin hypercube samples of the churn
+   link x 2 replications of the paired intervention on a 1,500-account, 36-month ``b2b_saas``
+   book (48 runs in one batch through the local executor, 2 workers), without the cache
+   (target: under two minutes on two cores).
+5. **Report** (``--report``): the time papermill takes to render one scenario report (the
    batch's notebook task, simulation excluded), median over three small scenarios.
 
 ``--full`` adds 1,000,000-account books (every case) to the first two tables.
@@ -34,7 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CASES", "main", "run_case", "run_report", "run_sweep"]
+__all__ = ["CASES", "main", "run_case", "run_lab_robustness", "run_report", "run_sweep"]
 
 ROOT = Path(__file__).resolve().parent.parent
 MONTHS = 60
@@ -162,6 +166,43 @@ def run_sweep(points: int = 4, replications: int = 10, workers: int = 2) -> dict
         "per_replication_s": wall / n,
         "failures": len(res.failures),
         "extrapolated_s": wall / n * full,
+    }
+
+
+#: The robustness run measured: scenario, uncertain key and range, book.
+LAB_ROBUSTNESS = (
+    "b2b_saas",
+    "churn.satisfaction_effect",
+    (0.5, 3.0),
+    ("population.initial_accounts=1500", "horizon_months=36"),
+)
+
+
+def run_lab_robustness(samples: int = 12, replications: int = 2, workers: int = 2) -> dict:
+    """The lab's robustness run (:data:`LAB_ROBUSTNESS`): ``samples`` settings x
+    ``replications`` of the paired intervention, local executor, no cache; wall seconds."""
+    from .lab import Uncertain, run_robustness
+
+    scenario, key, (lo, hi), book = LAB_ROBUSTNESS
+    start = time.perf_counter()
+    rob = run_robustness(
+        scenario,
+        {key: Uncertain(key, lo, hi)},
+        samples,
+        replications=replications,
+        seed=1,
+        overrides=list(book),
+        workers=workers,
+        cache=False,
+    )
+    return {
+        "samples": samples,
+        "replications": replications,
+        "workers": workers,
+        "runs": 2 * samples * replications,
+        "wall_s": time.perf_counter() - start,
+        "share": rob.share,
+        "flips": len(rob.flips),
     }
 
 
@@ -326,6 +367,8 @@ def main(
             f"{SWEEP_FULL[0]} x {SWEEP_FULL[1]} extrapolated: {s['extrapolated_s'] / 60:.1f} min"
             " (target < 15 min)"
         )
+    if sweep:
+        _lab_line(_in_subprocess("lab", 12, 2, 2))
     if report:
         r = _in_subprocess("report")
         print(
@@ -364,6 +407,16 @@ def _crn_table(replications: int = 20) -> None:
         )
 
 
+def _lab_line(r: dict) -> None:
+    scenario, key, (lo, hi), _ = LAB_ROBUSTNESS
+    print(
+        f"\nLab robustness ({scenario}, 1,500 accounts x 36 months, {key} {lo:g} to {hi:g}, "
+        f"local executor, {r['workers']} workers): {r['samples']} samples x "
+        f"{r['replications']} replications ({r['runs']} runs) in {r['wall_s']:.1f} s "
+        "(target < 120 s)"
+    )
+
+
 def _rates(naive: dict[int, float]) -> str:
     return ", ".join(f"{v:,.0f}/s at {k:,}" for k, v in naive.items())
 
@@ -389,6 +442,8 @@ def _one(argv: list[str]) -> dict:
         return run_sweep(*map(int, argv[1:]))
     if what == "report":
         return run_report()
+    if what == "lab":
+        return run_lab_robustness(*map(int, argv[1:]))
     return run_case(what, *map(int, argv[1:]))
 
 

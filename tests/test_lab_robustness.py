@@ -91,6 +91,25 @@ def test_flip_finder_with_one_answer_finds_no_flip() -> None:
     assert flips[0]["threshold"] == 2.5 and flips[0]["below"] == "unsure"
 
 
+def test_pooled_intervals_known_answers() -> None:
+    """One group: the ordinary Student-t interval; equal groups: the pooled variance is theirs
+    and the degrees of freedom add up."""
+    from scipy.special import stdtrit
+
+    from simlib.lab.robustness import pooled_intervals
+    from simlib.stats import mean_ci
+
+    x = np.array([1.0, 4.0, 2.5, 7.0])
+    ci = mean_ci(x)
+    assert pooled_intervals([x]) == [pytest.approx((ci.low, ci.high), rel=1e-12)]
+    groups = [np.array([1.0, 3.0]), np.array([10.0, 12.0]), np.array([5.0, 7.0])]
+    half = float(stdtrit(3, 0.975)) * math.sqrt(2.0) / math.sqrt(2)  # s_p^2 = 3 x 2 / 3 = 2
+    got = pooled_intervals(groups)
+    for g, (low, high) in zip(groups, got, strict=True):
+        assert (low, high) == pytest.approx((g.mean() - half, g.mean() + half), rel=1e-12)
+    assert all(math.isnan(v) for v in pooled_intervals([np.array([1.0])])[0])
+
+
 def test_robustness_text_states_share_and_flip() -> None:
     x = np.linspace(0.3, 2.9, 12)
     answers = ["expansion" if v < 0.9 else "retention" for v in x]

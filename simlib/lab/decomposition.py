@@ -22,6 +22,7 @@ __all__ = [
     "REFERRAL_PARTS",
     "decompose_revenue",
     "decomposition_summary",
+    "dominance",
     "dominant_answer",
     "naive_slopes",
     "naive_vs_causal",
@@ -167,13 +168,21 @@ def dominant_answer(summary: pd.DataFrame) -> str:
     """``retention``, ``expansion`` or ``unsure``: the part bigger in size (mean revenue per
     opening account) when the paired interval of retention - expansion excludes zero, else
     ``unsure``. ``summary``: :func:`decomposition_summary` indexed by ``part``."""
-    ret = float(summary.loc["retention", "mean"])
-    exp = float(summary.loc["expansion", "mean"])
     diff = summary.loc["retention_minus_expansion"]
-    low, high = float(diff["ci_low"]), float(diff["ci_high"])
+    return dominance(
+        float(summary.loc["retention", "mean"]),
+        float(summary.loc["expansion", "mean"]),
+        float(diff["ci_low"]),
+        float(diff["ci_high"]),
+    )
+
+
+def dominance(retention: float, expansion: float, low: float, high: float) -> str:
+    """:func:`dominant_answer` from the two parts' means and the interval ``[low, high]`` of
+    retention - expansion."""
     if not (np.isfinite(low) and np.isfinite(high)) or low <= 0 <= high:
         return "unsure"
-    return "retention" if abs(ret) >= abs(exp) else "expansion"
+    return "retention" if abs(retention) >= abs(expansion) else "expansion"
 
 
 def decomposition_summary(decomposition: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
