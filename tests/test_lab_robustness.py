@@ -349,3 +349,46 @@ def test_lab_command_refuses_bad_input_before_running(argv, flag, tmp_path, caps
     assert main(["lab", "b2c_subscription", *argv, "--out", str(out)]) == 2
     assert flag in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_robustness_chart_marks_the_flip() -> None:
+    from simlib.plots.robustness import robustness
+
+    x = np.linspace(0.3, 2.9, 8)
+    answers = ["expansion" if v < 0.9 else "retention" for v in x]
+    frame = pd.DataFrame(
+        {
+            "sample": range(1, 9),
+            "churn.satisfaction_effect": x,
+            "retention": 100 * x,
+            "expansion": 100.0,
+            "difference_low": 100 * x - 130,
+            "difference_high": 100 * x - 70,
+            "dominant": answers,
+        }
+    )
+    key = "churn.satisfaction_effect"
+    flips = find_flips({key: list(x)}, answers)
+    fig = robustness(Robustness(frame, {key: Uncertain(key, 0.3, 2.9)}, flips))
+    ax = fig.axes[0]
+    vertical = [ln for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1]
+    assert any(ln.get_xdata()[0] == pytest.approx(flips[0]["threshold"]) for ln in vertical)
+
+
+def test_referrals_are_part_of_the_decomposition_with_loyalty_on() -> None:
+    """With loyalty on, the referred accounts' number and revenue per opening account are parts
+    of the decomposition (counted from the accounts table), and the verdict names them."""
+    on = [*SMALL, "loyalty.enabled=true"]
+    exp = lab.run_intervention("b2c_subscription", 0.15, replications=2, seed=2, overrides=on)
+    d = exp.decomposition().set_index("replication")
+    for result, sign in ((exp.treated, 1), (exp.baseline, -1)):
+        acc = result.accounts
+        ref = acc[acc["referred"].astype(bool)].groupby("replication")["revenue"].sum()
+        opening = acc[acc["start_month"] == 0].groupby("replication").size()
+        d["check"] = d.get("check", 0.0) + sign * (ref / opening).reindex(d.index, fill_value=0)
+    assert np.allclose(d["referral_revenue"], d["check"], rtol=1e-9, atol=1e-9)
+    assert np.allclose(d["total_with_referrals"], d["total"] + d["referral_revenue"])
+    assert "Referrals (loyalty)" in exp.verdict()
+    assert "referral_revenue" in lab.lab_json(exp)["decomposition"]
+    off = lab.run_intervention("b2c_subscription", 0.15, replications=2, seed=2, overrides=SMALL)
+    assert "referral_revenue" not in off.decomposition().columns

@@ -135,7 +135,10 @@ def naive_vs_causal(table: pd.DataFrame, currency: str = "USD") -> Figure:
     """The CRM regression's slope beside the intervention's causal slope (currency per month
     per unit of satisfaction), 95 % intervals; ``table``: :func:`simlib.lab.naive_vs_causal`."""
     rows = table.set_index("estimate")
-    names = [("naive", "CRM regression (survivors)"), ("causal", "intervention (causal)")]
+    names = [("naive", "CRM regression (survivors)")]
+    if "within_segment" in rows.index:
+        names.append(("within_segment", "CRM regression within segments"))
+    names.append(("causal", "intervention (causal, per account)"))
     fig, ax = _fig(1, 1, (9, 2.6))
     for i, (key, _label) in enumerate(names):
         r = rows.loc[key]
