@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -324,3 +325,30 @@ def test_kernels_keep_their_sockets_in_the_batch_s_own_folder(tmp_path: Path) ->
                 assert Path(ip).parent == runtime
     assert not a.exists() and not b.exists()
     assert sorted(p.name for p in cwd.iterdir()) == ["where.ipynb"]  # no sockets left here
+
+
+def test_kernel_folders_of_killed_batches_are_removed_by_the_next(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    from simlib.batch.notebooks import kernel_runtime
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    dead = Path(tempfile.gettempdir()) / f"simlib-k{int(child.stdout)}-left"
+    live = Path(tempfile.gettempdir()) / f"simlib-k{os.getppid()}-live"  # a running process
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "k0123abcd.json").write_text("{}", encoding="utf-8")
+    try:
+        with kernel_runtime() as mine:
+            assert mine.is_dir() and not dead.exists() and live.is_dir()
+        assert not mine.exists()
+    finally:
+        for folder in (dead, live):
+            shutil.rmtree(folder, ignore_errors=True)
