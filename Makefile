@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := notebooks,test
 
-.PHONY: setup demo test bench golden lab clean
+.PHONY: setup demo test bench golden lab clean browser
 
 setup: $(STAMP)
 
@@ -22,6 +22,12 @@ test: setup
 	$(BIN)/python -m ruff check simlib tests benchmarks
 	$(BIN)/python -m mypy simlib
 	$(BIN)/python -m pytest
+
+# The browser tests (tests/test_browser.py) need Debian's Chromium and its driver; without them
+# they are skipped, naming this target. One command on a fresh Debian machine: make browser
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	$(SUDO) apt-get install -y -qq chromium chromium-driver fonts-dejavu-core fonts-ipafont-gothic
 
 bench: setup
 	$(BIN)/simlib bench

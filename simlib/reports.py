@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import report_tables
 from .compare import COMPARISON_COLUMNS
 from .metrics import METRICS as REGISTERED_METRICS
-from .metrics import metric_label, metric_unit, metric_view
+from .metrics import metric_label, metric_view
 from .paths import write_text_atomic
 from .run_options import as_overrides
 from .stats import mean_ci
@@ -64,34 +65,17 @@ def headline_metrics() -> tuple[str, ...]:
 
 
 def format_value(value: float, metric: str, currency: str = "USD") -> str:
-    """A figure as text with its unit: ``12,345 USD``, ``2.15 %``, ``0.57``."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "–"
-    unit = metric_unit(metric)
-    if unit == "share":
-        return f"{100 * value:,.2f} %"
-    if unit == "money":
-        return f"{value:,.0f} {currency}"
-    if unit == "money_month":
-        return f"{value:,.0f} {currency}/month"
-    if unit == "count":
-        return f"{value:,.0f}"
-    return f"{value:,.3f}"
+    """A figure as text with its unit: ``12,345 USD``, ``2.15 %``, ``0.57`` (a dash when it
+    does not exist); :func:`simlib.report_tables.format_number` with the figure's unit."""
+    return report_tables.format_number(value, report_tables.figure_unit(metric), currency)
 
 
 def format_interval(
     mean: float, low: float, high: float, metric: str, currency: str = "USD"
 ) -> str:
-    """``mean [low, high]`` with units (the interval left out when it is undefined)."""
-    text = format_value(mean, metric, currency)
-    if low is None or high is None or np.isnan(low) or np.isnan(high):
-        return text
-    unit = metric_unit(metric)
-    if unit == "share":
-        return f"{text} [{100 * low:,.2f}, {100 * high:,.2f}]"
-    if unit in ("money", "money_month", "count"):
-        return f"{text} [{low:,.0f}, {high:,.0f}]"
-    return f"{text} [{low:,.3f}, {high:,.3f}]"
+    """``1,266 USD [941 to 1,591]`` (the interval left out when it is undefined)."""
+    unit = report_tables.figure_unit(metric)
+    return report_tables.format_interval(mean, low, high, unit, currency)
 
 
 def _summary_of(source: SimulationResult | pd.DataFrame) -> pd.DataFrame:
@@ -181,6 +165,14 @@ _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block data_png scoped %}
+{%- set said = output.data.get('text/plain', '') -%}
+{%- set said = said if said is string else said | join('') -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+alt="{{ (said if said.startswith('Chart:') else 'A chart of this report') | escape_html }}">
+</div>
+{%- endblock data_png %}
 """
 
 
@@ -203,7 +195,7 @@ def notebook_to_html(
         nbformat.read(str(notebook), as_version=4) if isinstance(notebook, str | Path) else notebook
     )
     if title:
-        nb.metadata["title"] = title
+        nb.metadata["title"] = report_tables.clean_text(title)
     nb.metadata.pop("widgets", None)
     exporter = HTMLExporter(
         template_name="lab",
@@ -232,14 +224,15 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "
        sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
 h1 { margin-bottom: .2rem; } .sub { color: #555; margin-top: 0; }
 table { border-collapse: collapse; margin: .8rem 0 1.5rem; font-size: .92rem; }
-th, td { border: 1px solid #ccc; padding: .35rem .6rem; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #ccc; padding: .35rem .6rem; text-align: left; vertical-align: top;
+         overflow-wrap: break-word; }
 th { background: #f2f4f7; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed td { background: #fff1f0; }
 .ok { color: #1a7f37; font-weight: 600; } .failed { color: #cf222e; font-weight: 600; }
 img { max-width: 100%; border: 1px solid #eee; margin: .5rem 0 1rem; }
 pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; font-size: .85rem; }
 details summary { cursor: pointer; }
-.note { color: #555; font-size: .9rem; }
+.note { color: #555; font-size: .9rem; } .error { white-space: pre-wrap; }
 .ci { color: #666; font-size: .8rem; white-space: nowrap; }
 </style>
 </head>
@@ -251,6 +244,36 @@ details summary { cursor: pointer; }
 {% if failures %}
 <p class="failed">{{ failures|length }} part(s) of this batch failed; see
 <a href="#failures">Failures</a>.</p>
+{% endif %}
+
+<h2 id="answer">Answer</h2>
+{% if questions %}
+<p class="note">Each variant against its own counterfactual: the same book and the same seed
+(common random numbers), so the difference is the policy's. Effects are paired differences
+(variant minus baseline) with their 95 % intervals.</p>
+<table id="questions-table">
+<thead><tr><th>question</th><th>answer</th><th>effect [95 % paired interval]</th>
+<th>reports</th></tr></thead>
+<tbody>
+{% for q in questions %}
+<tr class="question-row{% if not q.ok %} failed{% endif %}">
+<td>{{ q.question }}</td><td>{{ q.answer }}</td>
+<td class="num">{{ q.effect }}<br><span class="ci">{{ q.figure_label }}</span></td>
+<td>{% for link in q.links %}<a href="{{ link.href }}">{{ link.text }}</a>
+{%- if not loop.last %} · {% endif %}{% endfor %}</td>
+</tr>
+{% endfor %}
+</tbody>
+</table>
+{% else %}
+<p>This batch asks no question: a <code>compare:</code> list in the batch file pairs each
+variant with its own baseline, and the answers then open this page. The summary below gives
+each scenario's headline figures.</p>
+{% endif %}
+{% if unpaired %}
+<p class="note">Not paired with the first scenario, as they run on another book (other
+customers, horizon or currency), where a paired difference would measure the books, not a
+policy: {{ unpaired|join(", ") }}.</p>
 {% endif %}
 
 <h2 id="summary">Summary</h2>
@@ -266,6 +289,7 @@ Common random numbers: every scenario ran with the same seed.</p>
 <td>{{ s.name }}</td>
 <td class="{{ 'ok' if s.ok else 'failed' }}">{{ 'ok' if s.ok else 'failed' }}</td>
 {% for cell in s.cells %}<td class="num">{{ cell.mean }}
+{%- if cell.note %}<sup>{{ cell.note }}</sup>{% endif %}
 {%- if cell.interval %}<br><span class="ci">{{ cell.interval }}</span>{% endif %}</td>{% endfor %}
 <td>{% for link in s.links %}<a href="{{ link.href }}">{{ link.text }}</a>
 {%- if not loop.last %} · {% endif %}{% endfor %}</td>
@@ -273,6 +297,7 @@ Common random numbers: every scenario ran with the same seed.</p>
 {% endfor %}
 </tbody>
 </table>
+{% for n in notes %}<p class="note"><sup>{{ loop.index }}</sup> {{ n }}.</p>{% endfor %}
 
 {% if batch_reports %}
 <h2 id="batch-reports">Batch reports</h2>
@@ -289,7 +314,8 @@ Common random numbers: every scenario ran with the same seed.</p>
 <h2 id="charts">Comparison charts</h2>
 {% for c in charts %}
 <h3>{{ c.title }}</h3>
-<img src="{{ c.uri }}" alt="{{ c.title }}">
+<img src="{{ c.uri }}" alt="{{ c.alt or c.title }}">
+{% if c.csv %}<p class="note">The chart's data: <a href="{{ c.csv }}">{{ c.csv }}</a></p>{% endif %}
 {% endfor %}
 {% endif %}
 
@@ -300,8 +326,7 @@ Common random numbers: every scenario ran with the same seed.</p>
 <tbody>
 {% for f in failures %}
 <tr class="failure-row"><td>{{ f.kind }}</td><td>{{ f.name }}</td>
-<td><strong>{{ f.error }}</strong>
-{% if f.detail %}<details><summary>details</summary><pre>{{ f.detail }}</pre></details>{% endif %}
+<td><strong class="error">{{ f.error }}</strong>
 {% if f.links %}<br>
 {% for link in f.links %}<a href="{{ link.href }}">{{ link.text }}</a> {% endfor %}{% endif %}
 </td></tr>
@@ -341,12 +366,18 @@ def render_index(
     failures: Iterable[Mapping[str, Any]],
     parameters: str,
     versions: Mapping[str, str],
+    questions: Iterable[Mapping[str, Any]] = (),
+    notes: Sequence[str] = (),
+    unpaired: Sequence[str] = (),
 ) -> str:
     """The batch's ``index.html`` as text (every value HTML-escaped by Jinja2 autoescape).
 
     ``scenarios``: mappings with ``name``, ``ok``, ``cells`` (one per metric: ``mean`` and
     ``interval``, formatted text) and ``links`` (``href``/``text``); ``charts``: ``title`` and ``uri`` (a ``data:``
-    URI); ``failures``: ``kind``, ``name``, ``error``, ``detail`` and ``links``.
+    URI, ``alt`` text and the ``csv`` of its data); ``failures``: ``kind``, ``name``, ``error``
+    (the message: no traceback) and ``links``; ``questions``: ``question``, ``answer``,
+    ``effect``, ``figure``, ``ok`` and ``links``; ``notes``: footnotes of the summary's dashes;
+    ``unpaired``: scenarios on another book than the first.
     """
     from jinja2 import Environment
 
@@ -366,6 +397,12 @@ def render_index(
         failures=list(failures),
         parameters=parameters,
         versions=dict(versions),
+        questions=[
+            {**q, "figure_label": f"on {report_tables.figure_label(str(q.get('figure', '')))}"}
+            for q in questions
+        ],
+        notes=list(notes),
+        unpaired=list(unpaired),
     )
 
 
@@ -373,72 +410,464 @@ def render_index(
 # Helpers the notebooks call (so that notebooks hold narrative and calls, no logic)
 
 
-def describe_scenario(result: SimulationResult) -> pd.DataFrame:
+def describe_scenario(result: SimulationResult) -> report_tables.ReportTable:
     """A small table describing a result's scenario and run (name, horizon, replications ...)."""
     sc = result.scenario
     rows = [
-        ("scenario", sc.name),
-        ("description", sc.description or "–"),
+        ("scenario", report_tables.clean_text(sc.name)),
+        ("description", report_tables.clean_text(sc.description) or "–"),
         ("horizon", f"{sc.horizon_months} months"),
         ("accounts at month 0", f"{sc.population.initial_accounts:,}"),
-        ("new accounts per month", f"{sc.acquisition.new_accounts_per_month:,.0f}"),
+        (
+            "new accounts per month",
+            report_tables.format_number(sc.acquisition.new_accounts_per_month, "count"),
+        ),
         ("segments", ", ".join(sc.segment_table())),
         ("replications", str(result.replications)),
         ("seed", str(result.seed)),
         ("currency", sc.economics.currency),
     ]
-    return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+    frame = pd.DataFrame(rows, columns=["setting", "value"])
+    return report_tables.ReportTable(frame)
+
+
+def _horizon(source: SimulationResult | pd.DataFrame) -> int | None:
+    return None if isinstance(source, pd.DataFrame) else int(source.scenario.horizon_months)
 
 
 def headline_display(
     source: SimulationResult | pd.DataFrame, currency: str = "USD"
-) -> pd.DataFrame:
+) -> report_tables.ReportTable:
     """The headline table formatted for reading: one row per figure (per scenario if several),
-    mean and 95 % interval with units."""
+    mean and 95 % interval with units; a figure that does not exist is a dash with a footnote."""
     table = headline_table(source)
     several = table["scenario"].nunique() > 1
-    out = pd.DataFrame(
-        {
-            "scenario": table["scenario"],
-            "figure": table["label"],
-            "mean": [
-                format_value(v, m, currency)
-                for v, m in zip(table["mean"], table["metric"], strict=True)
-            ],
-            "95 % interval": [
-                format_interval(float("nan"), lo, hi, m, currency).removeprefix("– ")
-                for lo, hi, m in zip(
-                    table["ci_low"], table["ci_high"], table["metric"], strict=True
-                )
-            ],
-        }
-    )
-    return out.set_index(["scenario", "figure"] if several else ["figure"]).drop(
-        columns=[] if several else ["scenario"]
+    return report_tables.figures_table(
+        table,
+        by=("scenario",) if several else (),
+        currency=currency,
+        horizon_months=_horizon(source),
     )
 
 
-def comparison_display(table: pd.DataFrame, currency: str = "USD") -> pd.DataFrame:
-    """A comparison table formatted for reading (baseline rows left out)."""
-    rows = []
+def comparison_display(table: pd.DataFrame, currency: str = "USD") -> report_tables.ReportTable:
+    """A comparison table formatted for reading (baseline rows left out): each scenario's
+    figure beside the baseline's, the paired difference with its 95 % interval, the relative
+    change."""
+    rows: list[dict[str, Any]] = []
+    fmt = report_tables
     for r in table.itertuples():
         if r.difference == 0 and (pd.isna(r.paired_half_width) or r.paired_half_width == 0):
             continue
+        unit = fmt.figure_unit(r.metric)
+        rel = r.relative_change
         rows.append(
             {
-                "scenario": r.scenario,
-                "figure": metric_label(r.metric),
-                "baseline": format_value(r.baseline_mean, r.metric, currency),
-                "scenario mean": format_value(r.mean, r.metric, currency),
-                "difference [95 % paired interval]": format_interval(
-                    r.difference, r.paired_ci_low, r.paired_ci_high, r.metric, currency
+                "scenario": fmt.clean_text(str(r.scenario)),
+                "figure": fmt.figure_label(r.metric),
+                "baseline": fmt.format_number(r.baseline_mean, unit, currency),
+                "scenario mean": fmt.format_number(r.mean, unit, currency),
+                "difference [95 % paired interval]": fmt.format_interval(
+                    r.difference, r.paired_ci_low, r.paired_ci_high, unit, currency, signed=True
                 ),
-                "relative change": "–"
-                if pd.isna(r.relative_change)
-                else f"{100 * r.relative_change:+.1f} %",
+                "relative change": fmt.format_number(rel, "share", signed=True).replace(
+                    " pp", " %"
+                ),
             }
         )
-    return pd.DataFrame(rows).set_index(["scenario", "figure"]) if rows else pd.DataFrame()
+    columns = [
+        "scenario",
+        "figure",
+        "baseline",
+        "scenario mean",
+        "difference [95 % paired interval]",
+        "relative change",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    return report_tables.ReportTable(frame, numeric=tuple(columns[2:]))
+
+
+# ------------------------------------------------------------------------------------------
+# Answers: each report opens with its answer in plain language, computed from its numbers
+
+
+def md_text(text: str) -> str:
+    """A user's text (a scenario name) safe inside Markdown: HTML and Markdown marks escaped."""
+    import html as _html
+
+    out = _html.escape(report_tables.clean_text(str(text)), quote=False)
+    return re.sub(r"([\\`*_\[\]{}#|~])", r"\\\1", out)
+
+
+def _sure(low: float, high: float) -> bool:
+    return bool(np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0))
+
+
+def scenario_answer(result: SimulationResult, currency: str = "USD") -> str:
+    """What the book earns and loses over the horizon, in words, with 95 % intervals (means
+    across replications): revenue and net value, the MRR lost to churn and contraction, the
+    monthly churn rates, and GRR/NRR (or why they do not exist)."""
+    fmt = report_tables
+    sc = result.scenario
+    names = list(dict.fromkeys(["revenue", "net_value", *headline_metrics()]))
+    head = headline_table(result, names).set_index("metric")
+
+    def fig(name: str) -> str:
+        r = head.loc[name]
+        return fmt.format_interval(
+            r["mean"], r["ci_low"], r["ci_high"], fmt.figure_unit(name), currency
+        )
+
+    monthly = result.monthly
+    lost = (
+        monthly[monthly["month"] > 0]
+        .groupby("replication")[["churned_mrr", "contraction_mrr"]]
+        .sum()
+        .sum(axis=1)
+    )
+    ci = mean_ci(lost.to_numpy(dtype=np.float64))
+    lost_text = fmt.format_interval(ci.mean, ci.low, ci.high, "money_month", currency)
+    lines = [
+        f"Over {sc.horizon_months} months the book earns **{fig('revenue')}** in revenue and "
+        f"**{fig('net_value')}** net of CS and offer costs (gross margin minus costs).",
+        f"It loses {fig('logo_churn_monthly')} of its accounts and {fig('revenue_churn_monthly')} "
+        f"of its MRR a month; churn and contraction take {lost_text} of MRR away over the "
+        "horizon (the sum of the monthly losses).",
+    ]
+    grr = head.loc["grr_12m"]
+    if np.isfinite(grr["mean"]):
+        lines.append(
+            f"Of the MRR of the accounts alive a year before the end, it keeps {fig('grr_12m')} "
+            f"without expansion (GRR) and {fig('nrr_12m')} with it (NRR)."
+        )
+    else:
+        lines.append(f"GRR and NRR: none ({fmt.missing_reason('grr_12m')}).")
+    lines.append(f"Means across {result.replications} replications, 95 % intervals in brackets.")
+    return "\n\n".join(lines)
+
+
+#: The figures a comparison's answer reads, in order.
+ANSWER_FIGURES = ("net_value", "ltv_mean", "logo_churn_monthly", "arpa_end", "nrr_12m")
+
+
+def effect_text(row: Any, currency: str = "USD") -> str:
+    """A comparison row's paired difference with its interval: ``+1,266 USD [941 to 1,591]``."""
+    unit = report_tables.figure_unit(row.metric)
+    return report_tables.format_interval(
+        row.difference, row.paired_ci_low, row.paired_ci_high, unit, currency, signed=True
+    )
+
+
+def effect_sentence(row: Any, currency: str = "USD") -> str:
+    """``raises net value by ... (sure)``: the direction, the effect and whether the paired
+    interval excludes zero, for one comparison row."""
+    label = report_tables.figure_label(row.metric)
+    if not np.isfinite(row.difference):
+        return f"{label}: no value ({report_tables.missing_reason(row.metric)})"
+    verb = "raises" if row.difference > 0 else "lowers" if row.difference < 0 else "leaves"
+    better = _better(row.metric)
+    good = (
+        ""
+        if better is None or row.difference == 0
+        else " (better)"
+        if (row.difference > 0) == (better == "higher")
+        else " (worse)"
+    )
+    sure = (
+        "the 95 % paired interval excludes zero"
+        if _sure(row.paired_ci_low, row.paired_ci_high)
+        else "not sure: the 95 % paired interval includes zero"
+    )
+    if row.difference == 0:
+        return f"leaves {label} unchanged"
+    return f"{verb} {label}{good} by {effect_text(row, currency)}; {sure}"
+
+
+def _better(metric: str) -> str | None:
+    return REGISTERED_METRICS[metric].better if metric in REGISTERED_METRICS else None
+
+
+def comparison_answer(
+    table: pd.DataFrame, currency: str = "USD", figures: Sequence[str] = ANSWER_FIGURES
+) -> str:
+    """Which scenario wins on which figure, and how sure (paired 95 % intervals against the
+    baseline), as Markdown lines: the scenario with the best paired difference on each figure
+    (by the registry's direction), or the baseline when no scenario beats it."""
+    lines = []
+    for metric in figures:
+        rows = [
+            r
+            for r in table[table["metric"] == metric].itertuples()
+            if not (r.difference == 0 and not r.paired_half_width)
+        ]
+        if not rows:
+            continue
+        label = report_tables.figure_label(metric)
+        finite = [r for r in rows if np.isfinite(r.difference)]
+        if not finite:
+            lines.append(f"- **{label}**: none ({report_tables.missing_reason(metric)}).")
+            continue
+        sign = -1.0 if _better(metric) == "lower" else 1.0
+        best = max(finite, key=lambda r: sign * r.difference)
+        effect = effect_text(best, currency)
+        if sign * best.difference > 0:
+            sure = "sure" if _sure(best.paired_ci_low, best.paired_ci_high) else "not sure"
+            lines.append(
+                f"- **{label}**: *{md_text(best.scenario)}* wins, {effect} against the baseline "
+                f"({sure}: 95 % paired interval)."
+            )
+        else:
+            lines.append(
+                f"- **{label}**: the baseline wins; the closest, *{md_text(best.scenario)}*, differs "
+                f"by {effect}."
+            )
+    return "\n".join(lines) if lines else "No scenario to compare with the baseline."
+
+
+# ------------------------------------------------------------------------------------------
+# The lab's tables, for reading (the frames of simlib.lab in, ReportTable out)
+
+
+def _cells(frame: pd.DataFrame, numeric: Sequence[str], notes: list[str]) -> Any:
+    return report_tables.ReportTable(frame, notes, tuple(numeric))
+
+
+def lab_dose_table(
+    table: pd.DataFrame, shown: Sequence[str], currency: str = "USD"
+) -> report_tables.ReportTable:
+    """The dose-response for reading: a row per figure, a column per dose, each cell the paired
+    difference from the baseline with its 95 % interval."""
+    part = table[table["metric"].isin(list(shown))]
+    return report_tables.figures_table(
+        part,
+        mean="difference",
+        across="dose",
+        across_label=lambda d: f"satisfaction +{float(d):g}",
+        currency=currency,
+        signed=True,
+    )
+
+
+def lab_parts_table(parts: pd.DataFrame, currency: str = "USD") -> report_tables.ReportTable:
+    """The decomposition for reading: each part of the change in revenue per opening account
+    with its interval, and the shares of retention and expansion in the total."""
+    fmt = report_tables
+    rows = []
+    for r in parts.to_dict("records"):
+        if r["part"] not in ("total", "retention", "expansion", "within", "mix"):
+            continue
+        share = r["share"] if r["part"] in ("retention", "expansion") else None
+        rows.append(
+            {
+                "part": fmt.figure_label(str(r["part"])),
+                "change [95 % interval]": fmt.format_interval(
+                    r["mean"], r["ci_low"], r["ci_high"], "money", currency, signed=True
+                ),
+                "share of the total": "" if share is None else fmt.format_number(share, "share"),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=["part", "change [95 % interval]", "share of the total"])
+    return _cells(frame, frame.columns[1:], [])
+
+
+def lab_estimates_table(
+    naive_causal: pd.DataFrame, currency: str = "USD"
+) -> report_tables.ReportTable:
+    """The CRM's regression beside the intervention, in currency per month per unit of
+    satisfaction, with 95 % intervals."""
+    return report_tables.figures_table(
+        naive_causal,
+        name="estimate",
+        header=f"{currency}/month per unit of satisfaction [95 % interval]",
+        currency=currency,
+        signed=True,
+    )
+
+
+_CONDITION_PARTS = ("total", "retention", "expansion", "arpa_end")
+
+
+def lab_conditions_table(
+    by_condition: pd.DataFrame, currency: str = "USD"
+) -> report_tables.ReportTable:
+    """One row per condition: the change in revenue per opening account, its retention and
+    expansion parts and the change in ARPA at the last month, each with its interval."""
+    fmt = report_tables
+    rows = []
+    for name, part in by_condition.groupby("condition", sort=False):
+        row = {"condition": str(name)}
+        values = part.set_index("part")
+        for p in _CONDITION_PARTS:
+            r = values.loc[p]
+            unit = fmt.figure_unit(p)
+            row[fmt.figure_label(p)] = fmt.format_interval(
+                r["mean"], r["ci_low"], r["ci_high"], unit, currency, signed=True
+            )
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    return _cells(frame, frame.columns[1:], [])
+
+
+def lab_floor_table(floor: pd.DataFrame, currency: str = "USD") -> report_tables.ReportTable:
+    """The churn floor for reading: churn level, revenue per opening account, what one point
+    less churn and one point more expansion buy (with intervals), the retention headroom and
+    the push's gain."""
+    return report_tables.plain_table(
+        floor[
+            [
+                "churn",
+                "revenue",
+                "per_point_churn",
+                "per_point_churn_low",
+                "per_point_churn_high",
+                "per_point_expansion",
+                "per_point_expansion_low",
+                "per_point_expansion_high",
+                "retention_headroom",
+                "push_gain",
+                "push_gain_low",
+                "push_gain_high",
+            ]
+        ],
+        {
+            "churn": "share",
+            "revenue": "money",
+            "per_point_churn": ("money", "per_point_churn_low", "per_point_churn_high"),
+            "per_point_expansion": (
+                "money",
+                "per_point_expansion_low",
+                "per_point_expansion_high",
+            ),
+            "retention_headroom": "money",
+            "push_gain": ("money", "push_gain_low", "push_gain_high"),
+        },
+        labels={
+            "churn": "monthly logo churn",
+            "revenue": "revenue per opening account",
+            "per_point_churn": "one point less churn buys",
+            "per_point_expansion": "one point more expansion buys",
+            "retention_headroom": "churn cut to zero could add",
+            "push_gain": "the expansion push adds",
+        },
+        currency=currency,
+    )
+
+
+def lab_roi_table(roi: pd.DataFrame, currency: str = "USD") -> report_tables.ReportTable:
+    """A CS team's return against no team, paired: each figure's change with its interval
+    (the return as a share of the CS cost)."""
+    fmt = report_tables
+    rows = []
+    notes: list[str] = []
+    for r in roi.to_dict("records"):
+        name = str(r["figure"])
+        unit = fmt.figure_unit(name)
+        if pd.isna(r["mean"]):
+            reason = fmt.missing_reason(name)
+            notes.append(reason)
+            text = f"{fmt.DASH} [{len(notes)}]"
+        else:
+            text = fmt.format_interval(
+                r["mean"], r["ci_low"], r["ci_high"], unit, currency, signed=name != "roi"
+            )
+            if name == "roi":
+                text = text.replace(" pp", " %")
+        rows.append({"figure": fmt.figure_label(name), "change [95 % interval]": text})
+    frame = pd.DataFrame(rows, columns=["figure", "change [95 % interval]"])
+    return _cells(frame, frame.columns[1:], notes)
+
+
+def tornado_table(result: Any, currency: str = "USD") -> report_tables.ReportTable:
+    """A tornado's table for reading: each key's low and high value, the outcome at each with
+    its 95 % interval, and the swing (high minus low) with its paired interval."""
+    fmt = report_tables
+    unit = fmt.figure_unit(result.outcome)
+    rows = []
+    for r in result.table.itertuples():
+        hw = r.swing_half_width
+        rows.append(
+            {
+                "key": str(r.parameter),
+                "from low to high": f"{r.low:g} to {r.high:g}",
+                "at the low value": fmt.format_interval(
+                    r.low_mean, r.low_ci_low, r.low_ci_high, unit, currency
+                ),
+                "at the high value": fmt.format_interval(
+                    r.high_mean, r.high_ci_low, r.high_ci_high, unit, currency
+                ),
+                "swing [95 % paired interval]": fmt.format_interval(
+                    r.swing, r.swing - hw, r.swing + hw, unit, currency, signed=True
+                ),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    return report_tables.ReportTable(frame, numeric=tuple(frame.columns[2:]))
+
+
+def tornado_answer(result: Any, currency: str = "USD") -> str:
+    """Which key moves the outcome most from its low to its high value, and how sure (the
+    swing's paired 95 % interval against zero), in words."""
+    if result.table.empty:
+        return "No key to vary."
+    r = next(result.table.itertuples())  # widest swing first
+    unit = report_tables.figure_unit(result.outcome)
+    swing = report_tables.format_interval(
+        r.swing, r.swing - r.swing_half_width, r.swing + r.swing_half_width, unit, currency, True
+    )
+    sure = (
+        "sure"
+        if _sure(r.swing - r.swing_half_width, r.swing + r.swing_half_width)
+        else ("not sure: the paired interval includes zero")
+    )
+    base = report_tables.format_number(result.base_mean, unit, currency)
+    return (
+        f"Of the keys varied, **{md_text(r.parameter)}** moves "
+        f"{report_tables.figure_label(result.outcome)} most: from {r.low:g} to {r.high:g} it "
+        f"changes it by {swing} ({sure}), around {base} at the baseline."
+    )
+
+
+def sensitivity_indices_table(
+    glob: Any, outcome: str, currency: str = "USD"
+) -> report_tables.ReportTable:
+    """Global sensitivity indices for reading: Morris effects in the outcome's unit, Sobol'
+    indices as shares of the outcome's variance."""
+    fmt = report_tables
+    unit = fmt.figure_unit(outcome) if glob.method == "morris" else ""
+    frame = glob.indices.copy()
+    shown = pd.DataFrame({"key": frame["parameter"].astype(str)})
+    for col in frame.columns:
+        if col != "parameter":
+            shown[col] = [fmt.format_number(v, unit, currency) for v in frame[col]]
+    return report_tables.ReportTable(shown, numeric=tuple(shown.columns[1:]))
+
+
+def noise_text(glob: Any, outcome: str, currency: str = "USD") -> str:
+    """The simulation noise beside global indices, in words with the outcome's unit."""
+    unit = report_tables.figure_unit(outcome)
+    fmt = report_tables.format_number
+    return (
+        f"Simulation noise: sd {fmt(glob.noise_sd, unit, currency)} across replications at the "
+        f"baseline, standard error {fmt(glob.noise_se, unit, currency)} of a point's mean, "
+        f"{fmt(glob.noise_floor, unit, currency)} on the indices' scale."
+    )
+
+
+def write_chart_data(output_dir: str | Path) -> list[Path]:
+    """Write the data of every chart drawn in this session as ``output_dir/charts/chart-NN.csv``
+    (``panel, series, x, y``: :func:`simlib.plots.chart_data`), numbered as the charts' alt
+    text names them, so a reader can rebuild any chart of the report. Returns the files."""
+    from . import plots
+
+    folder = Path(output_dir) / "charts"
+    written = []
+    for fig in plots.drawn_figures():
+        number = getattr(fig, "chart_number", 0)
+        if number:
+            path = folder / f"chart-{number:02d}.csv"
+            folder.mkdir(parents=True, exist_ok=True)
+            written.append(write_text_atomic(path, plots.chart_data(fig).to_csv(index=False)))
+    return written
 
 
 def _json_safe(value: Any) -> Any:

@@ -1,6 +1,10 @@
 """The batch's HTML reports in a real browser (headless Chromium driven by Selenium), opened
-from the file system: no console errors, every image decoded, no request leaves the file
-system, every link of the index resolves, one summary row per scenario.
+from the file system, checked for what a reader sees: the Answer section first, no raw floats
+(long decimals, scientific notation, NaN), no row numbers, no horizontal scrolling at 1,280
+pixels, every image decoded and described (alt text), no console errors, no request leaving
+the file system, every link of the index resolving, one summary row per scenario. Screenshots
+of the index, a scenario report and the lab report are saved in the test's folder (with
+``SIMLIB_UPDATE_SCREENSHOT=1`` they replace the README's pictures in ``docs/img/``).
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and the
 ``selenium`` package (the ``test`` extra); skipped with the reason when one is missing.
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -44,8 +49,8 @@ def _browser_paths() -> tuple[str, str]:
     driver = shutil.which("chromedriver")
     if not chromium or not driver:
         pytest.skip(
-            "no headless browser: install Debian's chromium and chromium-driver "
-            "(apt-get install -y chromium chromium-driver)"
+            "no headless browser: run `make browser` (sudo apt-get install -y chromium "
+            "chromium-driver fonts-dejavu-core fonts-ipafont-gothic)"
         )
     return chromium, driver
 
@@ -69,9 +74,20 @@ def batch_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 scenario: b2b_saas
                 set: {{churn.satisfaction_effect: 4.0}}
               - scenario: textbook
+            compare:
+              - question: Does a stronger satisfaction link pay?
+                baseline: b2b_saas
+                variants: ["{SCENARIOS[1]}"]
             notebooks:
               scenario: [scenario_report]
-              batch: []
+              batch:
+                - notebook: satisfaction_vs_arpu
+                  parameters:
+                    dose: 0.1
+                    doses: [0.1]
+                    conditions: ["B2B, no gates"]
+                    churn_betas: [20, 99]
+                    replications: 2
             """
         ),
         encoding="utf-8",
@@ -119,19 +135,58 @@ def _open(driver, page: Path) -> dict:
     return {"images": images, "requests": requests, "console": console}
 
 
-def _check_page(seen: dict) -> None:
+#: What a reader should never see: a float printed raw (four or more decimals, scientific
+#: notation), NaN or inf.
+RAW = re.compile(r"\d\.\d{4,}|\d[eE][-+]\d|\bNaN\b|\bnan\b|\binf\b")
+
+
+def _check_page(seen: dict, driver) -> None:
     assert seen["console"] == [], seen["console"]
     assert seen["images"], "no image on the page"
     bad = [i for i in seen["images"] if not i["complete"] or i["width"] <= 0]
     assert bad == [], bad
     outside = [u for u in seen["requests"] if not u.startswith(("file://", "data:"))]
     assert outside == [], outside
+    # every image says what it shows
+    alts = driver.execute_script("return Array.from(document.images).map(i => i.alt)")
+    assert all(a and len(a) > 10 for a in alts), alts
+    # what a reader sees: the answer first, no raw floats, no row numbers, no sideways scroll
+    headings = driver.execute_script(
+        "return Array.from(document.querySelectorAll('h2')).map(h => h.textContent.trim())"
+    )
+    assert headings and headings[0].rstrip("¶").strip() == "Answer", headings
+    text = driver.execute_script("return document.body.innerText")
+    assert not RAW.findall(text), RAW.findall(text)[:5]
+    row_numbers = driver.execute_script(
+        "return document.querySelectorAll('table.dataframe, th.row_heading, th.blank').length"
+    )
+    assert row_numbers == 0
+    width = driver.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert width[0] <= width[1], width
+
+
+def _screenshot(driver, tmp_path: Path, name: str) -> Path:
+    """The page's top (up to 1,800 pixels) at 1,280 pixels wide, saved in the test's folder;
+    with SIMLIB_UPDATE_SCREENSHOT=1 it also replaces the README's picture of that name."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(max(int(height) + 40, 800), 1800))
+    shot = tmp_path / f"{name}.png"
+    assert driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("SIMLIB_UPDATE_SCREENSHOT") == "1":
+        docs = ROOT / "docs" / "img"
+        docs.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, docs / f"{name}.png")
+    driver.set_window_size(1280, 1000)
+    return shot
 
 
 def test_index_page(driver, batch_dir: Path, tmp_path: Path) -> None:
     index = batch_dir / "index.html"
     seen = _open(driver, index)
-    _check_page(seen)
+    _check_page(seen, driver)
     rows = driver.execute_script(
         "return Array.from(document.querySelectorAll('#summary-table tbody tr'))"
         ".map(r => r.cells[0].textContent)"
@@ -148,26 +203,32 @@ def test_index_page(driver, batch_dir: Path, tmp_path: Path) -> None:
         assert target.is_file(), href
         assert batch_dir.resolve() in target.resolve().parents or target == index.resolve()
 
-    # A screenshot of the index (its top 1,800 pixels) in the test's folder; with
-    # SIMLIB_UPDATE_SCREENSHOT=1 it also replaces the README's picture.
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(max(int(height) + 40, 800), 1800))
-    shot = tmp_path / "report-index.png"
-    assert driver.save_screenshot(str(shot))
-    assert shot.stat().st_size > 10_000
-    if os.environ.get("SIMLIB_UPDATE_SCREENSHOT") == "1":
-        docs = ROOT / "docs" / "img"
-        docs.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, docs / "report-index.png")
-    driver.set_window_size(1280, 1000)
+    questions = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#questions-table tbody tr'))"
+        ".map(r => r.cells[0].textContent)"
+    )
+    assert questions == ["Does a stronger satisfaction link pay?"]
+    _screenshot(driver, tmp_path, "report-index")
 
 
-def test_scenario_report_page(driver, batch_dir: Path) -> None:
+def test_scenario_report_page(driver, batch_dir: Path, tmp_path: Path) -> None:
     page = batch_dir / "scenarios" / "b2b_saas" / "scenario_report" / "scenario_report.html"
     seen = _open(driver, page)
-    _check_page(seen)
+    _check_page(seen, driver)
     assert len(seen["images"]) >= 7  # every chart of the report
     text = driver.execute_script("return document.body.innerText")
     assert "Headline figures" in text and "LTV per account" in text
+    assert "the book earns" in text  # the answer: what the book earns and loses
     # code is hidden by default
     assert "reports.headline_display" not in text
+    _screenshot(driver, tmp_path, "report-scenario")
+
+
+def test_lab_report_page(driver, batch_dir: Path, tmp_path: Path) -> None:
+    page = batch_dir / "batch" / "satisfaction_vs_arpu" / "satisfaction_vs_arpu.html"
+    seen = _open(driver, page)
+    _check_page(seen, driver)
+    text = driver.execute_script("return document.body.innerText")
+    answer = text[text.index("Answer") : text.index("1. Dose-response")]
+    assert "Raising satisfaction by 0.1" in answer  # the verdict comes first
+    _screenshot(driver, tmp_path, "report-lab")

@@ -41,7 +41,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "simlib.lab.robustness",
         "simlib.lab.answer",
     ),
-    ("simlib.plots", "simlib.reports"),
+    ("simlib.plots", "simlib.reports", "simlib.report_tables"),
     ("simlib.batch",),
     ("simlib.cli", "simlib.bench", "simlib.__main__", "simlib"),
 )

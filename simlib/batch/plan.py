@@ -28,6 +28,7 @@ from .notebooks import declared_parameters, notebooks_dir
 __all__ = [
     "BatchError",
     "BatchFile",
+    "CompareSpec",
     "GridSpec",
     "NotebookRef",
     "NotebookSource",
@@ -114,6 +115,16 @@ class Notebooks(_Strict):
     )
 
 
+class CompareSpec(_Strict):
+    """A question of the batch: each variant against its own counterfactual, the baseline,
+    paired (same book, same seed). Names are scenario names of the batch."""
+
+    baseline: str = Field(min_length=1, description="the counterfactual: a scenario's name")
+    variants: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    question: str | None = Field(default=None, max_length=300, description="shown on the index")
+    figure: str = Field(default="net_value", description="the figure the answer is read on")
+
+
 class BatchFile(_Strict):
     """The batch file's schema."""
 
@@ -125,6 +136,9 @@ class BatchFile(_Strict):
     set: Overrides = Field(default_factory=dict, description="overrides for every scenario")
     scenarios: list[ScenarioEntry] = Field(min_length=1)
     notebooks: Notebooks = Field(default_factory=Notebooks)
+    compare: list[CompareSpec] = Field(
+        default_factory=list, description="questions: variants against their baseline"
+    )
     show_code: bool = False
     execution_timeout: Annotated[int, Field(ge=1)] | None = Field(
         default=1800, description="seconds a notebook cell may run"

@@ -55,6 +55,7 @@ from .plan import (
     scenario_notebook_task,
     simulation_task,
 )
+from .questions import check_compare, paired_with_first
 
 __all__ = ["BatchOutcome", "RunState", "run_batch"]
 
@@ -345,6 +346,7 @@ class _BatchRun:
         """Every step after the start, in order, then the index page."""
         self.load_scenarios()
         self.check_names()
+        check_compare(self.batch_path, self.batch, self.loaded)  # questions: one book
         self.open_progress(progress)
         self.simulate(executor, workers, scheduler)
         self.read_results()
@@ -513,7 +515,8 @@ class _BatchRun:
         results_dir = self.out / "results"
         headline = headline_table(pd.concat([self.results[n].summary for n in names]))
         _write_table(headline, results_dir / "headline.csv")
-        self.comparison = comparison_from_results({n: self.results[n] for n in names})
+        same_book = paired_with_first(self.loaded, names)  # never across different books
+        self.comparison = comparison_from_results({n: self.results[n] for n in same_book})
         _write_table(self.comparison, results_dir / "comparison.csv")
         _write_table(self.comparison, results_dir / "comparison.parquet")
 

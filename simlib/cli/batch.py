@@ -29,6 +29,12 @@ def _batch_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", metavar="DIR", help="output folder (default reports/NAME)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print each HTML report to PDF beside it, with headless Chromium (without "
+        "Chromium: exit code 2 before anything runs, saying how to install it)",
+    )
 
 
 @command(
@@ -39,7 +45,9 @@ def _batch_args(p: argparse.ArgumentParser) -> None:
 )
 def batch(args: argparse.Namespace) -> int:
     from ..batch import run_batch
+    from ..batch.pdf import find_chromium, print_reports
 
+    chromium = find_chromium() if args.pdf else ""  # no Chromium: exit 2, nothing run
     outcome = run_batch(
         args.batch_file,
         out_dir=args.out,
@@ -62,4 +70,12 @@ def batch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(outcome.index)
+    if chromium:
+        pdfs, errors = print_reports(outcome.out_dir, chromium)
+        for error in errors:
+            print(f"simlib batch --pdf: {error}", file=sys.stderr)
+        if not args.quiet:
+            print(f"{len(pdfs)} PDF report(s) printed beside the HTML", file=sys.stderr)
+        if errors:
+            return 1
     return outcome.exit_code

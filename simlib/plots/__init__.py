@@ -14,6 +14,7 @@ one table are drawn side by side (hue = scenario).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -29,10 +30,14 @@ from ..metrics import metric_label, metric_unit
 from ..survival import account_survival
 
 __all__ = [
+    "ReportFigure",
     "active_accounts_and_arpa",
+    "chart_data",
     "cohort_retention_heatmap",
     "cost_vs_value",
     "csm_headcount",
+    "describe_figure",
+    "drawn_figures",
     "forest_plot",
     "ltv_distribution",
     "metric_bars",
@@ -100,10 +105,104 @@ def set_theme() -> None:
     _THEMED = True
 
 
+_GLYPH_WARNED = False
+_MISSING_GLYPH = "missing from font"
+
+
+class ReportFigure(Figure):
+    """A Figure that describes itself in words: its ``repr`` (the text a notebook shows beside
+    the image) is :func:`describe_figure`, which reports use as the image's alt text. Drawing
+    it turns matplotlib's warning per missing glyph into one warning, in words, per session."""
+
+    chart_number = 0
+
+    def __repr__(self) -> str:
+        return describe_figure(self)
+
+    def draw(self, renderer: Any) -> None:
+        global _GLYPH_WARNED
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            super().draw(renderer)
+        for w in caught:
+            if _MISSING_GLYPH in str(w.message):
+                if not _GLYPH_WARNED:
+                    _GLYPH_WARNED = True
+                    warnings.warn(
+                        "some chart labels use a script that no installed font draws; those "
+                        "characters show as empty boxes (install a font that covers it, e.g. "
+                        "Debian's fonts-noto-core or fonts-noto-cjk)",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+#: Every chart drawn in this session, in order (what :func:`chart_data` writes beside a report).
+_DRAWN: list[Figure] = []
+
+
+def drawn_figures() -> list[Figure]:
+    """The charts drawn so far in this session (this process), in order."""
+    return list(_DRAWN)
+
+
+def describe_figure(fig: Figure) -> str:
+    """A chart in words (alt text): its title, and each panel's title and axis labels."""
+    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    parts = []
+    for ax in fig.axes:
+        if not ax.get_visible() or ax.get_label() == "<colorbar>":
+            continue
+        bits = [t for t in (ax.get_title(), ax.get_title("left")) if t]
+        x, y = ax.get_xlabel(), ax.get_ylabel()
+        if x:
+            bits.append(f"x: {x}")
+        if y:
+            bits.append(f"y: {y}")
+        if bits:
+            parts.append("; ".join(bits))
+    head = title or (parts[0].split(";")[0] if parts else "chart")
+    text = f"Chart: {head}." + (" Panels: " + " | ".join(parts) + "." if parts else "")
+    number = getattr(fig, "chart_number", 0)
+    return text + (f" Its data: charts/chart-{number:02d}.csv." if number else "")
+
+
+def chart_data(fig: Figure) -> pd.DataFrame:
+    """The numbers a chart draws, as a tidy table (``panel, series, x, y``): every line (and
+    error bar), every bar, every heatmap cell (``x``: column, ``series``: row)."""
+    rows: list[dict[str, Any]] = []
+    for i, ax in enumerate(fig.axes):
+        panel = ax.get_title() or ax.get_title("left") or ax.get_ylabel() or f"panel {i + 1}"
+        for line in ax.get_lines():
+            label = str(line.get_label())
+            xs, ys = line.get_xdata(), line.get_ydata()
+            for x, y in zip(np.atleast_1d(xs), np.atleast_1d(ys), strict=False):
+                rows.append({"panel": panel, "series": label, "x": x, "y": y})
+        for patch in ax.patches:
+            if hasattr(patch, "get_height") and hasattr(patch, "get_width"):
+                horizontal = patch.get_width() > 0 and patch.get_y() != 0 and patch.get_x() == 0
+                x = patch.get_y() + patch.get_height() / 2 if horizontal else patch.get_x()
+                value = patch.get_width() if horizontal else patch.get_height()
+                rows.append({"panel": panel, "series": "bar", "x": x, "y": value})
+        for coll in ax.collections:
+            arr = coll.get_array() if hasattr(coll, "get_array") else None
+            if arr is not None and np.ndim(arr) == 2:
+                for r, row in enumerate(np.asarray(arr)):
+                    for c, v in enumerate(row):
+                        rows.append({"panel": panel, "series": r, "x": c, "y": v})
+    return pd.DataFrame(rows, columns=["panel", "series", "x", "y"])
+
+
 def _figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (9, 5), **kw: Any):
     if not _THEMED:
         set_theme()
-    fig, axes = plt.subplots(nrows, ncols, figsize=size, layout="constrained", **kw)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=size, layout="constrained", FigureClass=ReportFigure, **kw
+    )
+    _DRAWN.append(fig)
+    fig.chart_number = len(_DRAWN)
     return fig, axes
 
 
@@ -143,6 +242,19 @@ class _Money(Formatter):
 
 def _money(currency: str) -> _Money:
     return _Money()
+
+
+class _LogMoney(Formatter):
+    """Money ticks of a log axis: each decade in its own unit (10, 100, 1k, 10k, 1M), so a
+    wide range never reads ``0.000010M``; ticks between decades are left unlabelled."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        if x <= 0 or abs(np.log10(x) - round(np.log10(x))) > 1e-9:
+            return ""
+        for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if x >= scale:
+                return f"{x / scale:,.0f}{suffix}"
+        return f"{x:,.0f}" if x >= 1 else f"{x:g}"
 
 
 def _currency(table: pd.DataFrame, currency: str | None) -> str:
@@ -323,7 +435,8 @@ def ltv_distribution(
         common_norm=False,
         ax=ax,
     )
-    ax.xaxis.set_major_formatter(_money(cur))
+    ax.xaxis.set_major_formatter(_LogMoney())
+    ax.xaxis.set_minor_formatter(_LogMoney())
     ax.set_xlabel(f"LTV per account ({cur}, discounted gross margin, log scale)")
     ax.set_ylabel("accounts (all replications)")
     mean = float(data["ltv"].mean()) if len(data) else float("nan")

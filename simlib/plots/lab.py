@@ -48,6 +48,15 @@ def _money_axis(ax: Any, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(_money("USD"))
 
 
+def _dose_ticks(ax: Any, doses: np.ndarray) -> None:
+    """Ticks at the doses run (at most six, evenly picked), each written once (``0.05``), so
+    labels never run together."""
+    ticks = np.unique(np.round(doses, 6))
+    if ticks.size > 6:
+        ticks = ticks[np.linspace(0, ticks.size - 1, 6).round().astype(int)]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+
+
 def dose_response(
     table: pd.DataFrame, metrics: Sequence[str] | None = None, currency: str = "USD"
 ) -> Figure:
@@ -76,6 +85,7 @@ def dose_response(
             _money_axis(ax)
             ax.set_ylabel(currency + ("/month" if unit == "money_month" else ""))
         ax.set_xlabel("satisfaction raised by (0-1 scale)")
+        _dose_ticks(ax, x)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     fig.suptitle("Dose-response: paired effect of raising satisfaction (95 % intervals)")
