@@ -66,8 +66,14 @@ LAB_FIGURES: dict[str, tuple[str, str]] = {
     "gross_margin_gained": ("gross margin gained", "money"),
     "roi": ("return on the CS cost", "share"),
     "naive": ("CRM regression (naive)", "money_month"),
-    "causal": ("intervention (causal)", "money_month"),
+    "within_segment": ("CRM regression within segments", "money_month"),
+    "causal": ("intervention (causal, per account)", "money_month"),
+    "survivors_ratio": ("survivors' ARPA change per unit", "money_month"),
     "naive_minus_causal": ("regression minus intervention", "money_month"),
+    "within_segment_minus_causal": ("within-segment regression minus intervention", "money_month"),
+    "referrals": ("referred accounts per opening account", ""),
+    "referral_revenue": ("revenue of referred accounts per opening account", "money"),
+    "total_with_referrals": ("total change with referrals", "money"),
 }
 
 _RETENTION_HORIZON = (
