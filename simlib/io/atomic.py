@@ -164,7 +164,7 @@ def storage_error(dest: Path, exc: OSError, what: str = "this file") -> SimlibEr
     :class:`~simlib.errors.StorageError`; either names ``dest`` (never a temporary name)."""
     reason = exc.strerror or str(exc)
     if exc.errno in _UNUSABLE:
-        return UserInputError(f"{dest}: cannot write {what} there ({reason})")
+        return UserInputError(f"{dest}: cannot write there ({reason})")
     return StorageError(f"{dest}: cannot write {what} ({reason}); what it held before is unchanged")
 
 
