@@ -146,8 +146,13 @@ def test_satisfaction_vs_arpu(tmp_path: Path) -> None:
         doses=[0.1, 0.2],
         conditions=conditions,
         churn_betas=[20, 99],
+        uncertain={"churn.satisfaction_effect": [0.5, 3.0]},
+        samples=3,
     )
     exp = lab.run_intervention("b2b_saas", 0.15, REPS, SEED, SMALL)
+    rob = out["robustness"]  # section 7: the answer across plausible churn links
+    assert rob["samples"] == 3 and rob["keys"] == {"churn.satisfaction_effect": [0.5, 3.0]}
+    assert sum(rob["share"].values()) == pytest.approx(1.0)
     for r in exp.table.itertuples():
         got = out["differences"][r.metric]
         assert got["difference"] == pytest.approx(r.difference, rel=1e-9, abs=1e-12), r.metric
