@@ -168,7 +168,7 @@ class AccountBook:
                 "accounts faster than that; lower them or horizon_months"
             )
         if needed > self.capacity:
-            new_cap = max(needed, 2 * self.capacity)
+            new_cap = max(needed, min(2 * self.capacity, BOOK_LIMIT))  # never past the limit
             for name, arr in self._data.items():
                 grown = np.full(new_cap, self._fill[name], dtype=arr.dtype)
                 grown[:start] = arr[:start]
