@@ -392,3 +392,16 @@ def test_referrals_are_part_of_the_decomposition_with_loyalty_on() -> None:
     assert "referral_revenue" in lab.lab_json(exp)["decomposition"]
     off = lab.run_intervention("b2c_subscription", 0.15, replications=2, seed=2, overrides=SMALL)
     assert "referral_revenue" not in off.decomposition().columns
+
+
+@pytest.mark.slow
+def test_the_survivors_ratio_leaks_survivor_mix_where_the_per_account_slope_does_not() -> None:
+    """b2b_saas without the intent link has no channel from satisfaction to price: the
+    per-account slope is exactly 0, the survivors' ratio measurably below 0 (who survives)."""
+    over = ["offers.intent.satisfaction_to_intent=0", "population.initial_accounts=1500"]
+    exp = lab.run_intervention("b2b_saas", 0.1, 5, 1, [*over, "horizon_months=36"])
+    nc = exp.naive_vs_causal().set_index("estimate")
+    assert not prices_changed(exp.baseline, exp.treated)
+    assert nc.loc["causal", "mean"] == 0.0
+    assert nc.loc["survivors_ratio", "ci_high"] < 0, nc
+    assert nc.loc["naive_minus_causal", "ci_low"] > 0, nc
