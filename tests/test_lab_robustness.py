@@ -405,3 +405,28 @@ def test_the_survivors_ratio_leaks_survivor_mix_where_the_per_account_slope_does
     assert nc.loc["causal", "mean"] == 0.0
     assert nc.loc["survivors_ratio", "ci_high"] < 0, nc
     assert nc.loc["naive_minus_causal", "ci_low"] > 0, nc
+
+
+def test_fits_by_group_give_segment_keys_and_one_churn_link(tmp_path) -> None:
+    def fit(group: str, link: float) -> dict:
+        return {
+            "group": group,
+            "alpha": 1.0,
+            "beta": 20.0,
+            "alpha_se": 0.1,
+            "beta_se": 1.0,
+            "period_months": 12,
+            "satisfaction_effect": link,
+            "satisfaction_effect_se": 0.3,
+        }
+
+    path = tmp_path / "groups.json"
+    path.write_text(json.dumps({"fits": [fit("smb", 1.5), fit("enterprise", 1.5)]}))
+    uncertain, _, notes = uncertain_from_fit(path)
+    assert "population.segments.smb.churn.annual.alpha" in uncertain
+    assert "population.segments.enterprise.churn.annual.beta" in uncertain
+    assert uncertain["churn.satisfaction_effect"].value == 1.5 and not notes
+    path.write_text(json.dumps({"fits": [fit("smb", 1.5), fit("enterprise", 0.5)]}))
+    uncertain, fixed, notes = uncertain_from_fit(path)
+    assert "churn.satisfaction_effect" not in uncertain and not fixed
+    assert any("a different link per group" in n for n in notes)

@@ -154,7 +154,7 @@ def _fit_keys(fit: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         (f"{prefix}.{kind}.alpha", "alpha", "alpha_se"),
         (f"{prefix}.{kind}.beta", "beta", "beta_se"),
     ]
-    if "satisfaction_effect" in fit and group is None:
+    if "satisfaction_effect" in fit:  # one link for the scenario (a joint fit by group too)
         keys.append(("churn.satisfaction_effect", "satisfaction_effect", "satisfaction_effect_se"))
     return keys
 
@@ -166,7 +166,8 @@ def uncertain_from_fit(path: str | Path) -> tuple[dict[str, Uncertain], list[str
     positive standard error, from ``scenario_keys: {KEY: {value, se}}`` and from ``fits``
     (``alpha``/``alpha_se``, ``beta``/``beta_se`` -> ``churn.monthly|annual.alpha|beta``, per
     group ``population.segments.G.churn...``; ``satisfaction_effect``/``satisfaction_effect_se``
-    -> ``churn.satisfaction_effect`` for a fit without groups). Fixed: the file's ``overrides``
+    -> ``churn.satisfaction_effect``, one link for the scenario, so fits by group with different
+    links leave it out with a note). Fixed: the file's ``overrides``
     whose key is not sampled (held at the fitted value). Notes: each key without a standard
     error, and what could not be used.
     """
@@ -191,11 +192,22 @@ def uncertain_from_fit(path: str | Path) -> tuple[dict[str, Uncertain], list[str
     fits = doc.get("fits") or []
     if not isinstance(fits, list):
         raise DataError(f"{p}: fits must be a list of fit records")
+    links = set()
     for fit in fits:
         if isinstance(fit, dict):
             for key, vf, sf in _fit_keys(fit):
                 found.setdefault(key, (_number(fit.get(vf)), _number(fit.get(sf))))
-    return _split_found(p, found, doc.get("overrides") or [])
+            if "satisfaction_effect" in fit:
+                links.add(_number(fit.get("satisfaction_effect")))
+    uncertain, fixed, notes = _split_found(p, found, doc.get("overrides") or [])
+    if len(links) > 1:  # the scenario has one churn link: a link per group cannot be sampled
+        uncertain.pop("churn.satisfaction_effect", None)
+        fixed = [f for f in fixed if not f.startswith("churn.satisfaction_effect=")]
+        notes.append(
+            f"churn.satisfaction_effect: {p.name} fits a different link per group; the "
+            "scenario has one link, so it is left at the scenario's value"
+        )
+    return uncertain, fixed, notes
 
 
 def _split_found(
