@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import Formatter, FuncFormatter, PercentFormatter
 from scipy.special import stdtrit
 
@@ -150,7 +151,7 @@ def drawn_figures() -> list[Figure]:
 
 def describe_figure(fig: Figure) -> str:
     """A chart in words (alt text): its title, and each panel's title and axis labels."""
-    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    title = fig.get_suptitle()
     parts = []
     for ax in fig.axes:
         if not ax.get_visible() or ax.get_label() == "<colorbar>":
@@ -181,7 +182,7 @@ def chart_data(fig: Figure) -> pd.DataFrame:
             for x, y in zip(np.atleast_1d(xs), np.atleast_1d(ys), strict=False):
                 rows.append({"panel": panel, "series": label, "x": x, "y": y})
         for patch in ax.patches:
-            if hasattr(patch, "get_height") and hasattr(patch, "get_width"):
+            if isinstance(patch, Rectangle):
                 horizontal = patch.get_width() > 0 and patch.get_y() != 0 and patch.get_x() == 0
                 x = patch.get_y() + patch.get_height() / 2 if horizontal else patch.get_x()
                 value = patch.get_width() if horizontal else patch.get_height()
