@@ -5,7 +5,10 @@ A fit of monthly renewal periods sets ``churn.monthly``, one of 12-month periods
 group's share of the accounts in the data (the shares add up to 1). A fit with a tenure profile
 (:class:`~simlib.calibration.tenure.TenureFit`) also sets ``churn.tenure_profile.<kind>``; the
 scenario's profile is shared by every segment, so fits by group with a profile are refused.
-Values are rounded to six significant digits in fragments and overrides.
+Values are rounded to six significant digits in fragments and overrides. A fit with the
+satisfaction covariate (:class:`~simlib.calibration.covariate.CovariateFit`) also sets
+``churn.satisfaction_effect`` and ``churn.satisfaction_reference`` (shared by every segment, as
+the fit shares them), so that the Beta it writes is the risk at that reference health.
 """
 
 from __future__ import annotations
@@ -61,22 +64,45 @@ def _profile(fits: Sequence[SBGFit]) -> list[float] | None:
     return [_round(v) for v in with_profile[0].tenure_profile]  # type: ignore[attr-defined]
 
 
+def _satisfaction(fits: Sequence[SBGFit]) -> dict[str, float] | None:
+    """``churn.satisfaction_effect`` and ``churn.satisfaction_reference`` of fits with the
+    satisfaction covariate (None without one); a negative effect (churn falling as health
+    falls) has no scenario key and is refused."""
+    if not fits or not hasattr(fits[0], "satisfaction_effect"):
+        return None
+    f = fits[0]
+    effect = float(f.satisfaction_effect)
+    if effect < 0:
+        raise DataError(
+            f"the fitted satisfaction effect is negative ({effect:.3g}: churn falls as health "
+            "falls); churn.satisfaction_effect must be >= 0, so the fit cannot be written as a "
+            "scenario; check the direction of the health score (--satisfaction-range LO:HI, "
+            "LO the worst)"
+        )
+    return {
+        "satisfaction_effect": _round(effect),
+        "satisfaction_reference": _round(f.satisfaction_reference),  # type: ignore[attr-defined]
+    }
+
+
 def _fragment_dict(fits: Sequence[SBGFit]) -> dict[str, Any]:
     kind = _kind(fits)
     profile = _profile(fits)
+    link = _satisfaction(fits)
     if len(fits) == 1 and fits[0].group is None:
         f = fits[0]
         churn: dict[str, Any] = {kind: {"alpha": _round(f.alpha), "beta": _round(f.beta)}}
         if profile is not None:
             churn["tenure_profile"] = {kind: profile}
-        return {"churn": churn}
+        return {"churn": churn | (link or {})}
     segments = {}
     for f, share in zip(fits, _shares(fits), strict=True):
         segments[str(f.group)] = {
             "share": share,
             "churn": {kind: {"alpha": _round(f.alpha), "beta": _round(f.beta)}},
         }
-    return {"population": {"segments": segments}}
+    out: dict[str, Any] = {"population": {"segments": segments}}
+    return ({"churn": link} | out) if link else out
 
 
 def scenario_fragment(fits: Sequence[SBGFit], source: str = "") -> str:
@@ -107,6 +133,16 @@ def scenario_fragment(fits: Sequence[SBGFit], source: str = "") -> str:
                 f"# tenure profile: log-odds of churn added at renewals 1..{len(profile)}: "
                 f"{shifts}; later renewals: the Beta alone"
             )
+    link = _satisfaction(fits)
+    if link:
+        f = fits[0]
+        lo, hi = f.satisfaction_range  # type: ignore[attr-defined]
+        lines.append(
+            f"# satisfaction link: log-odds of churn + {f.satisfaction_effect:.4g} (se "  # type: ignore[attr-defined]
+            f"{f.satisfaction_effect_se:.2g}) x ({link['satisfaction_reference']:g} - health), "  # type: ignore[attr-defined]
+            f"health = (score - {lo:g}) / ({hi:g} - {lo:g}); the Beta is the risk at the "
+            "reference health"
+        )
     body = yaml.safe_dump(_fragment_dict(fits), sort_keys=False, allow_unicode=True, width=100)
     return "\n".join(lines) + "\n" + body
 
@@ -120,14 +156,19 @@ def scenario_overrides(fits: Sequence[SBGFit]) -> list[str]:
         out = [f"churn.{kind}.alpha={_round(f.alpha)!r}", f"churn.{kind}.beta={_round(f.beta)!r}"]
         if profile is not None:
             out.append(f"churn.tenure_profile.{kind}={profile!r}")
-        return out
-    out = []
+        return out + _link_overrides(fits)
+    out = _link_overrides(fits)
     for f, share in zip(fits, _shares(fits), strict=True):
         prefix = f"population.segments.{f.group}"
         out.append(f"{prefix}.share={share!r}")
         out.append(f"{prefix}.churn.{kind}.alpha={_round(f.alpha)!r}")
         out.append(f"{prefix}.churn.{kind}.beta={_round(f.beta)!r}")
     return out
+
+
+def _link_overrides(fits: Sequence[SBGFit]) -> list[str]:
+    link = _satisfaction(fits)
+    return [f"churn.{k}={v!r}" for k, v in link.items()] if link else []
 
 
 def apply_fits(base: Any, fits: Sequence[SBGFit], all_on_contract: bool = False) -> Any:
@@ -144,7 +185,10 @@ def apply_fits(base: Any, fits: Sequence[SBGFit], all_on_contract: bool = False)
     scenario = load_scenario(base)
     kind = _kind(fits)
     profile = _profile(fits)
+    link = _satisfaction(fits)
     doc = scenario.model_dump(mode="python")
+    if link:
+        doc["churn"].update(link)
     segments = doc["population"]["segments"]
     doc["name"] = f"{scenario.name} (calibrated)"
     if all_on_contract:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from typing import Any
 
 from ..errors import CommandError
 from . import command
@@ -38,6 +40,61 @@ def _pieces(text: str) -> int:
     if not 2 <= value <= 60:
         raise argparse.ArgumentTypeError(f"must lie in 2..60 pieces, got {text}")
     return value
+
+
+def _score_range(text: str) -> tuple[float, float]:
+    lo, sep, hi = text.partition(":")
+    try:
+        values = (float(lo), float(hi))
+    except ValueError:
+        values = None
+    if not sep or values is None or not all(map(math.isfinite, values)):
+        raise argparse.ArgumentTypeError(f"must be LO:HI (two numbers), got {text!r}")
+    if not values[0] < values[1]:
+        raise argparse.ArgumentTypeError(f"needs LO < HI, got {text!r}")
+    return values
+
+
+def _bands(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= value <= 20:
+        raise argparse.ArgumentTypeError(f"must lie in 1..20 bands, got {text}")
+    return value
+
+
+def _satisfaction_arguments(a: argparse.ArgumentParser) -> None:
+    a.add_argument(
+        "--satisfaction",
+        metavar="COL",
+        help=(
+            "health-score column: fit the satisfaction link on the churn odds jointly with the "
+            "sBG (needs --satisfaction-range)"
+        ),
+    )
+    a.add_argument(
+        "--satisfaction-range",
+        type=_score_range,
+        metavar="LO:HI",
+        help="the score's scale, LO the worst and HI the best health (mapped to 0-1)",
+    )
+    a.add_argument(
+        "--validate",
+        metavar="TEST.csv",
+        help=(
+            "held-out accounts (same columns): predicted survival against their Kaplan-Meier "
+            "curve per satisfaction band (needs --satisfaction)"
+        ),
+    )
+    a.add_argument(
+        "--bands",
+        type=_bands,
+        default=3,
+        metavar="K",
+        help="satisfaction bands of equal counts for --validate (default 3)",
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -112,6 +169,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
         metavar="K",
         help="months per renewal period (1 = monthly, the default; 12 = annual)",
     )
+    _satisfaction_arguments(a)
     _common(a)
 
 
@@ -127,16 +185,21 @@ def calibrate(args: argparse.Namespace) -> int:
             f"got --period-months {args.period_months}"
         )
     holdout = None
+    validation: dict[str, Any] | None = None
     pieces = args.tenure_profile
     if args.kind == "retention":
         fits = fit_retention_models(args.file, args.period_months, args.holdout, pieces)
         if args.holdout is not None:
             holdout = holdout_table(args.file, args.holdout, args.period_months, fits=fits)
+    elif getattr(args, "satisfaction", None) or getattr(args, "validate", None):
+        fits, validation = _satisfaction_fit(args)
     else:
         fits = fit_accounts_models(
             args.file, args.duration, args.event, args.group, args.period_months, pieces
         )
     result = calibration_json(fits, args.kind, args.file, args.annual_discount_rate, holdout)
+    if args.kind == "accounts" and validation is not None:
+        result |= validation
     text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
     fragment = scenario_fragment(fits, args.file) if args.fragment else None
     if args.out:
@@ -145,7 +208,44 @@ def calibrate(args: argparse.Namespace) -> int:
         write_text_atomic(args.fragment, fragment)
     sys.stdout.write(text)
     for f in fits:  # the model checks' warnings, in words, where a person reads them
-        for warning in (f.checks or {}).get("warnings", []):
+        own = f.warnings if f.checks is None else (f.checks or {}).get("warnings", [])
+        for warning in own:
             name = "all accounts" if f.group is None else f"group {f.group}"
             sys.stderr.write(f"simlib calibrate: warning: {name}: {warning}\n")
     return 0
+
+
+def _satisfaction_fit(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any] | None]:
+    """``calibrate accounts --satisfaction``: the sBG with the satisfaction covariate
+    (:mod:`simlib.calibration.covariate`) and, with ``--validate``, its held-out check."""
+    from ..calibration.covariate import (
+        fit_satisfaction_accounts,
+        read_satisfaction_accounts,
+        validate_accounts,
+    )
+
+    if not args.satisfaction:
+        raise CommandError("--validate: the bands need a health column; give --satisfaction COL")
+    if args.satisfaction_range is None:
+        raise CommandError(
+            "--satisfaction: give the score's scale with --satisfaction-range LO:HI (e.g. 0:100)"
+        )
+
+    def read(path: str) -> Any:
+        return read_satisfaction_accounts(
+            path,
+            args.duration,
+            args.event,
+            args.satisfaction,
+            args.satisfaction_range,
+            args.group,
+            args.period_months,
+        )
+
+    train = read(args.file)
+    test = read(args.validate) if args.validate else None
+    fits = fit_satisfaction_accounts(
+        train, args.satisfaction_range, args.period_months, args.tenure_profile
+    )
+    validation = validate_accounts(fits, test, args.bands) if test is not None else None
+    return fits, validation
