@@ -11,6 +11,7 @@ from scipy.special import betaln
 
 import simlib
 from simlib.cache import ResultCache, write_entry
+from simlib.errors import StorageError
 from simlib.experiment import (
     INTERVAL_COLUMNS,
     bootstrap_ci,
@@ -150,7 +151,7 @@ def test_an_interrupted_cache_write_leaves_no_entry(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match=f"{dest}: cannot write this cache entry"):
         write_entry(dest, {"summary": pd.DataFrame({"x": [1.0]})})
     assert not dest.exists()
     assert list(dest.parent.iterdir()) == []  # the temporary folder is gone too
