@@ -34,7 +34,7 @@ weights for a product of two factors:
 segment's ARPA), so the expansion part splits again, exactly:
 
     dA_t = sum_g dw_gt x (a0_gt + a1_gt) / 2   mix: composition of the survivors
-         + sum_g (w0_gt + w1_gt) / 2 x da_gt   within: price change inside each segment
+         + sum_g (w0_gt + w1_gt) / 2 x da_gt   within: change inside each segment
 
 Keeping more small accounts gives a negative mix term: ARPA can fall while revenue and LTV rise.
 The figures come from the monthly columns ``opening_accounts.SEGMENT`` and
@@ -42,9 +42,15 @@ The figures come from the monthly columns ``opening_accounts.SEGMENT`` and
 switches it on; it changes no outcome).
 
 **What the CRM would show** (:func:`naive_vs_causal`): the ordinary least-squares slope of account
-MRR on satisfaction across the accounts alive at the last month (currency per month per unit of
-satisfaction), beside the causal slope ``dARPA_end / dmean_satisfaction`` of the intervention
-(same units, same survivors' definition).
+MRR on satisfaction across the accounts alive at the last month, the same with one intercept per
+segment, beside the causal slope per account (accounts paired across the two runs by
+``account_key``: ``sum dMRR / sum dsatisfaction`` over the accounts alive at the end of both;
+:mod:`~simlib.lab.causal`), all in currency per month per unit of satisfaction.
+
+**How sure about the world** (:func:`run_robustness`): the same question at Latin hypercube
+samples of uncertain keys (ranges, or calibrated values with their standard errors), and where
+the answer flips along each key (:mod:`~simlib.lab.robustness`); :func:`lab_json` is the JSON of
+``simlib lab --out``.
 
 **Layout, by job.** :mod:`~simlib.lab.cohort` records the opening cohort during a run (the
 ``opening_cohort`` actor) and reads it back; :mod:`~simlib.lab.metrics` registers revenue per
@@ -53,7 +59,9 @@ opening account and the ``lab`` view of the metric registry (once, on import of
 conditions; :mod:`~simlib.lab.decomposition` the exact decomposition and the CRM's regression
 beside the causal slope; :mod:`~simlib.lab.churn_floor` the churn floor (closed form and
 simulated curve); :mod:`~simlib.lab.roi` a CS team's return on investment;
-:mod:`~simlib.lab.narrative` the plain-language verdict. Every public name is re-exported here.
+:mod:`~simlib.lab.narrative` the plain-language verdict; :mod:`~simlib.lab.causal` the per-account
+pairing; :mod:`~simlib.lab.robustness` the samples and the flips; :mod:`~simlib.lab.answer` the
+JSON. Every public name is re-exported here.
 """
 
 from __future__ import annotations

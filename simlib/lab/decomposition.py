@@ -1,7 +1,7 @@
 """Revenue per opening account and its exact decomposition, and what the CRM would show.
 
 :func:`decompose_revenue` splits the change in revenue per opening account into retention and
-expansion, and expansion into the survivors' mix and the price change within segments, with
+expansion, and expansion into the survivors' mix and the change within segments, with
 midpoint (Shapley) weights (formulas in :mod:`simlib.lab`); :func:`naive_vs_causal` sets the
 CRM's cross-sectional regression beside the intervention's causal slope.
 """
