@@ -143,7 +143,9 @@ def _dominance(summ: pd.DataFrame, currency: str) -> str:
         f"{_ci_text(small['mean'], small['ci_low'], small['ci_high'], currency)}"
         f" ({share:.0%} of the two parts in size); "
         + (
-            "the paired interval of their difference excludes zero, so this ranking is sure."
+            "the paired interval of their difference excludes zero, so this ranking is sure at "
+            "the scenario's settings (against the simulation's noise, not against uncertain "
+            "links)."
             if sure
             else "the paired interval of their difference includes zero, so the ranking is not sure."
         )
