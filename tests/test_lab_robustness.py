@@ -430,3 +430,19 @@ def test_fits_by_group_give_segment_keys_and_one_churn_link(tmp_path) -> None:
     uncertain, fixed, notes = uncertain_from_fit(path)
     assert "churn.satisfaction_effect" not in uncertain and not fixed
     assert any("a different link per group" in n for n in notes)
+
+
+def test_lab_command_names_the_calibration_whose_keys_the_scenario_refuses(tmp_path, capsys):
+    fit = {
+        "fits": [
+            {"group": "nosuch", "alpha": 1.0, "beta": 9.0, "alpha_se": 0.1, "beta_se": 1.0},
+        ],
+        "overrides": ["population.segments.nosuch.share=0.5"],
+    }
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps(fit))
+    out = tmp_path / "lab.json"
+    assert main(["lab", "b2c_subscription", "--uncertain-from", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--uncertain-from" in err and "fit.json" in err
+    assert not out.exists()

@@ -20,6 +20,7 @@ from .common import _non_negative_int, _positive_int, scenario_arguments
 
 if TYPE_CHECKING:
     from ..lab.robustness import Uncertain
+    from ..scenario import Scenario
 
 
 def _dose(text: str) -> float:
@@ -96,6 +97,33 @@ def _uncertain(args: argparse.Namespace) -> tuple[dict[str, Uncertain], list[str
     return {**ranges, **fitted}, fixed, notes
 
 
+def _checked(
+    args: argparse.Namespace, overrides: list[str], uncertain: dict[str, Uncertain]
+) -> Scenario:
+    """The baseline scenario, refusing before anything runs a bad scenario or key, a fitted key
+    the scenario cannot take (naming ``--uncertain-from``) and an uncertain key it does not
+    know (at both ends of its range)."""
+    from ..errors import ScenarioError
+    from ..scenario import load_scenario
+    from ..sweep import integer_keys
+
+    load_scenario(args.scenario, args.overrides)
+    try:
+        base = load_scenario(args.scenario, overrides)
+    except ScenarioError as exc:
+        if not args.uncertain_from:
+            raise
+        raise ScenarioError(
+            f"{exc.source} with the fitted keys of --uncertain-from {args.uncertain_from}",
+            exc.problems,
+        ) from None
+    whole = integer_keys(base, list(uncertain))
+    for edge in ("lo", "hi"):
+        values = {k: getattr(u, edge) for k, u in uncertain.items()}
+        load_scenario(base, [f"{k}={round(v) if k in whole else v!r}" for k, v in values.items()])
+    return base
+
+
 @command(
     "lab",
     "the hypothesis lab: does raising satisfaction raise ARPU or keep accounts longer? "
@@ -107,18 +135,12 @@ def lab_command(args: argparse.Namespace) -> int:
     from ..lab.answer import full_verdict, lab_json
     from ..lab.robustness import run_robustness
     from ..paths import write_text_atomic
-    from ..scenario import load_scenario
-    from ..sweep import integer_keys
 
     uncertain, fixed, notes = _uncertain(args)
     # at the calibrated keys' fitted values: the company's own links
     centre = [f"{k}={u.value!r}" for k, u in uncertain.items() if u.value is not None]
     overrides = [*args.overrides, *fixed, *centre]
-    base = load_scenario(args.scenario, overrides)  # refuses a bad scenario or key first
-    whole = integer_keys(base, list(uncertain))
-    for edge in ("lo", "hi"):  # and an uncertain key the scenario does not know
-        values = {k: getattr(u, edge) for k, u in uncertain.items()}
-        load_scenario(base, [f"{k}={round(v) if k in whole else v!r}" for k, v in values.items()])
+    base = _checked(args, overrides, uncertain)
     intervention_overrides(base, args.dose)  # refuses a bad dose before anything runs
     exp = run_intervention(
         args.scenario, args.dose, args.replications, args.seed, overrides, workers=None
