@@ -178,12 +178,16 @@ LAB_ROBUSTNESS = (
 )
 
 
-def run_lab_robustness(samples: int = 12, replications: int = 2, workers: int = 2) -> dict:
+def run_lab_robustness(
+    samples: int = 12, replications: int = 2, workers: int = 2, book: tuple[str, ...] = ()
+) -> dict:
     """The lab's robustness run (:data:`LAB_ROBUSTNESS`): ``samples`` settings x
-    ``replications`` of the paired intervention, local executor, no cache; wall seconds."""
+    ``replications`` of the paired intervention, local executor, no cache; wall seconds.
+    ``book``: overrides instead of the measured book (for a quick check)."""
     from .lab import Uncertain, run_robustness
 
-    scenario, key, (lo, hi), book = LAB_ROBUSTNESS
+    scenario, key, (lo, hi), measured = LAB_ROBUSTNESS
+    book = book or measured
     start = time.perf_counter()
     rob = run_robustness(
         scenario,
@@ -367,8 +371,7 @@ def main(
             f"{SWEEP_FULL[0]} x {SWEEP_FULL[1]} extrapolated: {s['extrapolated_s'] / 60:.1f} min"
             " (target < 15 min)"
         )
-    if sweep:
-        _lab_line(_in_subprocess("lab", 12, 2, 2))
+    _lab_line(_in_subprocess("lab", 12, 2, 2))
     if report:
         r = _in_subprocess("report")
         print(
@@ -443,7 +446,8 @@ def _one(argv: list[str]) -> dict:
     if what == "report":
         return run_report()
     if what == "lab":
-        return run_lab_robustness(*map(int, argv[1:]))
+        samples, replications, workers = map(int, argv[1:4])
+        return run_lab_robustness(samples, replications, workers)
     return run_case(what, *map(int, argv[1:]))
 
 

@@ -29,3 +29,13 @@ def test_the_coverage_cost_line_divides_the_two_cases(capsys):
     ]
     _coverage_cost(rows)
     assert "1.50x at 10, 1.25x at 100 accounts" in capsys.readouterr().out
+
+
+def test_the_lab_robustness_case_runs_every_sample(capsys):
+    from simlib.bench import _lab_line, run_lab_robustness
+
+    row = run_lab_robustness(3, 2, 1, ("population.initial_accounts=200", "horizon_months=12"))
+    assert row["runs"] == 2 * 3 * 2 and row["wall_s"] > 0
+    assert abs(sum(row["share"].values()) - 1.0) < 1e-12
+    _lab_line(row)
+    assert "3 samples x 2 replications (12 runs)" in capsys.readouterr().out
