@@ -233,7 +233,7 @@ img { max-width: 100%; border: 1px solid #eee; margin: .5rem 0 1rem; }
 pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; font-size: .85rem; }
 details summary { cursor: pointer; }
 .note { color: #555; font-size: .9rem; } .error { white-space: pre-wrap; }
-.ci { color: #666; font-size: .8rem; white-space: nowrap; }
+.ci { color: #666; font-size: .8rem; }
 </style>
 </head>
 <body>
@@ -270,10 +270,10 @@ details summary { cursor: pointer; }
 variant with its own baseline, and the answers then open this page. The summary below gives
 each scenario's headline figures.</p>
 {% endif %}
-{% if unpaired %}
+{% if unpaired and not questions %}
 <p class="note">Not paired with the first scenario, as they run on another book (other
 customers, horizon or currency), where a paired difference would measure the books, not a
-policy: {{ unpaired|join(", ") }}.</p>
+policy: {% for n in unpaired %}“{{ n }}”{% if not loop.last %}, {% endif %}{% endfor %}.</p>
 {% endif %}
 
 <h2 id="summary">Summary</h2>
