@@ -72,12 +72,38 @@ def run_replication(
 
     ``inputs``: the run inputs read once for every replication (:func:`simlib.engine.
     load_run_inputs`; None: read them here)."""
-    sim = Simulation(
-        scenario, seed=seed, replication=replication, on_month=on_month, inputs=inputs
-    ).run()
+    monthly, accounts, summary, events, _ = _replication(
+        scenario, seed, replication, on_month, inputs, panel=False
+    )
+    return monthly, accounts, summary, events
+
+
+def _replication(
+    scenario: Scenario,
+    seed: int,
+    replication: int,
+    on_month: Callable[[int], None] | None,
+    inputs: dict[str, Any] | None,
+    panel: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], int, pd.DataFrame | None]:
+    """:func:`run_replication` and, with ``panel``, the account-month panel
+    (:mod:`simlib.model.panel`: its recorder joins the actors of this replication only)."""
+    sim = Simulation(scenario, seed=seed, replication=replication, on_month=on_month, inputs=inputs)
+    if panel:
+        from .model.panel import PanelRecorder
+
+        sim.actors.append(PanelRecorder(sim))
+        sim.actors.sort(key=lambda a: a.order)  # stable: the others keep their order
+    sim.run()
     monthly = monthly_table(sim)
     accounts = account_table(sim)
-    return monthly, accounts, summary_row(sim, accounts, monthly), sim.env.events_processed
+    table = None
+    if panel:
+        from .model.panel import panel_table
+
+        table = panel_table(sim)
+    summary = summary_row(sim, accounts, monthly)
+    return monthly, accounts, summary, sim.env.events_processed, table
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,6 +125,8 @@ class ReplicationTask:
     accounts: bool = True
     actors: tuple[str, ...] = ()
     inputs: dict[str, Any] | None = None
+    #: also return the account-month panel (``simlib run --panel``)
+    panel: bool = False
 
 
 @dataclass
@@ -109,6 +137,7 @@ class ReplicationOutcome:
     summary: dict[str, Any] | None = None
     monthly: pd.DataFrame | None = None
     accounts: pd.DataFrame | None = None
+    panel: pd.DataFrame | None = None
     events: int = 0
     seconds: float = 0.0
     error: str | None = None
@@ -142,8 +171,8 @@ def run_task(task: ReplicationTask) -> ReplicationOutcome:
         )
     start = time.perf_counter()
     try:
-        monthly, accounts, summary, events = run_replication(
-            task.scenario, task.seed, task.replication, inputs=task.inputs
+        monthly, accounts, summary, events, panel = _replication(
+            task.scenario, task.seed, task.replication, None, task.inputs, task.panel
         )
     except (MemoryError, KeyboardInterrupt, UserInputError):
         raise
@@ -159,6 +188,7 @@ def run_task(task: ReplicationTask) -> ReplicationOutcome:
         summary=summary,
         monthly=monthly,
         accounts=accounts if task.accounts else None,
+        panel=panel,
         events=events,
         seconds=seconds,
     )
@@ -275,6 +305,7 @@ def run_replications(
     accounts: bool = True,
     tables: bool = True,
     bar: Any = None,
+    panel: bool = False,
 ) -> list[ReplicationOutcome]:
     """Run ``(scenario, seed, replication)`` jobs; outcomes in the order of ``jobs``.
 
@@ -282,9 +313,11 @@ def run_replications(
     as soon as it finishes (by the worker itself when it shares this file system). ``tables``:
     also return the monthly (and with ``accounts`` the accounts) tables; otherwise only the
     summary rows travel and the memory used stays that of one replication per worker. ``bar``:
-    a tqdm bar advanced once per job.
+    a tqdm bar advanced once per job. ``panel``: also return each replication's account-month
+    panel (never with a cache: a stored replication has no panel).
     """
     store = resolve_cache(cache)
+    _check_panel(panel, store)
     outcomes: list[ReplicationOutcome | None] = [None] * len(jobs)
     todo: list[int] = []
     entries: dict[int, Path] = {}
@@ -316,6 +349,7 @@ def run_replications(
                     accounts=accounts and (tables or store is not None),
                     actors=_enabled_actors(jobs[i][0]),
                     inputs=inputs[id(jobs[i][0])],
+                    panel=panel,
                 )
                 for i in todo
             ]
@@ -339,6 +373,15 @@ def run_replications(
             out.accounts = entry.read("accounts", name) if accounts else None
         done.append(out)
     return done
+
+
+def _check_panel(panel: bool, store: ResultCache | None) -> None:
+    """The panel is never stored: a run that asks for it with a cache is refused."""
+    if panel and store is not None:
+        raise UserInputError(
+            "the account-month panel (--panel) is not stored in the cache; run it without "
+            "--cache-dir / --resume"
+        )
 
 
 class MultiRun:
@@ -391,6 +434,7 @@ class MultiRun:
             accounts=self.accounts,
             tables=self.tables,
             bar=self.bar,
+            panel=self.options.panel,
         )
         k = len(self.scenarios)
         for j, out in enumerate(done):
@@ -562,6 +606,7 @@ def simulate(
     target_ci: dict[str, float] | None = None,
     max_replications: int = DEFAULT_MAX_REPLICATIONS,
     options: RunOptions | None = None,
+    panel: bool = False,
 ) -> SimulationResult:
     """Simulate ``replications`` replications of a scenario (a Scenario, path, preset or dict).
 
@@ -575,11 +620,13 @@ def simulate(
     figure is at most its target, or ``max_replications`` is reached; the outcome is in
     ``result.extra["target_ci"]`` (and the manifest). ``progress`` shows a progress bar (tqdm)
     once the run takes more than two seconds. ``options``: all of these at once, as a
-    :class:`~simlib.run_options.RunOptions` (instead of the keywords).
+    :class:`~simlib.run_options.RunOptions` (instead of the keywords). ``panel``: also
+    record ``result.panel``, the account-month panel (:mod:`simlib.model.panel`; not with a
+    cache).
     """
     opts = options or RunOptions.of(
         replications, seed, overrides, executor, workers, scheduler, cache,
-        target_ci, max_replications, progress,
+        target_ci, max_replications, progress, panel,
     )  # fmt: skip
     if not isinstance(scenario, Scenario) or opts.overrides:
         scenario = load_scenario(scenario, opts.override_list)
@@ -634,6 +681,11 @@ def _assemble(
         monthly=pd.concat([o.monthly for o in ok], ignore_index=True),
         accounts=pd.concat([o.accounts for o in ok], ignore_index=True),
         summary=pd.DataFrame([o.summary for o in ok]),
+        panel=(
+            pd.concat([o.panel for o in ok if o.panel is not None], ignore_index=True)
+            if any(o.panel is not None for o in ok)
+            else None
+        ),
         wall_seconds=seconds,
         events_processed=sum(o.events for o in ok),
         extra=dict(extra or {}),

@@ -302,8 +302,10 @@ class SimulationResult:
     """The tables of one or more replications of one scenario.
 
     ``monthly``: one row per (scenario, replication, month); ``accounts``: one row per
-    (scenario, replication, account_id); ``summary``: one row per (scenario, replication).
-    Column definitions: CONTRACT.md and :mod:`simlib.metrics`.
+    (scenario, replication, account_id); ``summary``: one row per (scenario, replication);
+    ``panel`` (runs with ``panel=True`` only, else None): one row per (replication, account,
+    month alive), see :mod:`simlib.model.panel`. Column definitions: CONTRACT.md and
+    :mod:`simlib.metrics`.
     """
 
     scenario: Scenario
@@ -314,6 +316,7 @@ class SimulationResult:
     wall_seconds: float = 0.0
     events_processed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    panel: pd.DataFrame | None = None
 
     @property
     def replications(self) -> int:
@@ -346,6 +349,8 @@ class SimulationResult:
             self.accounts.to_parquet(tmp / "accounts.parquet", index=False)
             self.summary.to_parquet(tmp / "summary.parquet", index=False)
             self.summary.to_csv(tmp / "summary.csv", index=False)
+            if self.panel is not None:
+                self.panel.to_parquet(tmp / "panel.parquet", index=False)
             (tmp / "resolved.yaml").write_text(to_yaml(self.scenario), encoding="utf-8")
             (tmp / "manifest.json").write_text(
                 json.dumps(self.manifest(), indent=2, ensure_ascii=False), encoding="utf-8"
@@ -373,9 +378,16 @@ class SimulationResult:
             tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in _TABLES}
         except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors too
             raise DataError(f"{folder}: unreadable result folder ({exc})") from None
+        panel = None
+        if (folder / "panel.parquet").is_file():
+            try:
+                panel = pd.read_parquet(folder / "panel.parquet")
+            except (OSError, ValueError) as exc:
+                raise DataError(f"{folder}: unreadable panel.parquet ({exc})") from None
         return cls(
             scenario=load_scenario(folder / "resolved.yaml"),
             seed=int(manifest["seed"]),
+            panel=panel,
             **tables,
             wall_seconds=float(manifest.get("wall_seconds", 0.0)),
             events_processed=int(manifest.get("simpy_events", 0)),

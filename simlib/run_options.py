@@ -60,6 +60,8 @@ class RunOptions:
     target_ci: tuple[tuple[str, float], ...] = ()
     max_replications: int = DEFAULT_MAX_REPLICATIONS
     progress: bool = False
+    #: also record the account-month panel of each replication (``simlib run --panel``)
+    panel: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.target_ci, Mapping):
@@ -105,6 +107,7 @@ class RunOptions:
         target_ci: Mapping[str, float] | None = None,
         max_replications: int = DEFAULT_MAX_REPLICATIONS,
         progress: bool = False,
+        panel: bool = False,
     ) -> RunOptions:
         """RunOptions from an entry point's keywords (overrides as a mapping or ``KEY=VALUE``
         strings, targets as a mapping)."""
@@ -119,6 +122,7 @@ class RunOptions:
             tuple((target_ci or {}).items()),
             max_replications,
             progress,
+            panel,
         )
 
     def replace(self, **changes: Any) -> RunOptions:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import CommandError
 from ..paths import safe_name
 from ..plugins import load_scenario
 from ..scenario import to_yaml
@@ -16,6 +17,14 @@ from .common import experiment_arguments, report_targets, run_options, scenario_
 def _run_args(p: argparse.ArgumentParser) -> None:
     scenario_arguments(p)
     experiment_arguments(p, replications=1)
+    p.add_argument(
+        "--panel",
+        action="store_true",
+        help=(
+            "also write panel.parquet: one row per (replication, account, month alive) with "
+            "the health a CRM records (satisfaction.observation_noise), churn and offers"
+        ),
+    )
 
 
 @command("run", "simulate N replications and write the result tables", _run_args)
@@ -29,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     if not (args.cache_dir or args.resume):
         args.no_cache = True  # a single run stores nothing unless asked to
     options = run_options(args)
+    if args.panel:
+        if args.cache_dir or args.resume:
+            raise CommandError(
+                "--panel: the panel is not kept in the cache; leave out --cache-dir / --resume"
+            )
+        options["panel"] = True
     with locked_destination(out, "another simlib run"):  # two runs into one folder: refused
         result = simulate(scenario, replications=args.replications, seed=args.seed, **options)
         result.write(out)

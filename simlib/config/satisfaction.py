@@ -38,6 +38,14 @@ class Satisfaction(Strict):
             "customers are; 0 = none (see simlib.lab)"
         ),
     )
+    observation_noise: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        default=0.0,
+        description=(
+            "standard deviation (0-1 scale) of the measurement noise of the health score a CRM "
+            "records, in the panel of simlib run --panel only: health = satisfaction + noise x "
+            "N(0, 1), kept in [0, 1]; it never changes the simulation; 0 = the true level"
+        ),
+    )
 
 
 class Champion(Strict):

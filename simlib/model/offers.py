@@ -495,6 +495,9 @@ class OfferEngine(Actor):
         u = sim.streams.uniform(f"offer_accept.{kind}", book.key[rows], month)
         accepted = u < expit(z)
         after_offers(sim, rows, ~relevant, None if save else ~accepted, off_moment)
+        panel = sim.actor("panel")  # only in runs that record the panel (simlib.model.panel)
+        if panel is not None:
+            panel.on_offer(kind, rows, accepted, month)  # type: ignore[attr-defined]
         ledger.add(f"offers_accepted_{kind}", ledger_month, int(accepted.sum()))
         ledger.add(f"offers_rejected_{kind}", ledger_month, int(n - accepted.sum()))
         if prop.cost is not None:
