@@ -352,3 +352,29 @@ def test_kernel_folders_of_killed_batches_are_removed_by_the_next(tmp_path: Path
     finally:
         for folder in (dead, live):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_batch_file_gets_the_scenario_loaders_yaml_checks(tmp_path):
+    """An alias bomb, a duplicate key or a list as a key in a batch file is refused at once
+    (exit 2, the batch file named), as in a scenario file."""
+    import time
+
+    from simlib.batch import BatchError, load_batch
+
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    cases = {
+        "bomb.yaml": bomb + "scenarios: [textbook]\n",
+        "twice.yaml": "scenarios: [textbook]\nscenarios: [b2b_saas]\n",
+        "complex.yaml": "? [a, b]\n: 1\nscenarios: [textbook]\n",
+    }
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        start = time.perf_counter()
+        with pytest.raises(BatchError, match=name) as info:
+            load_batch(path)
+        assert time.perf_counter() - start < 1.0
+        assert info.value.exit_code == 2

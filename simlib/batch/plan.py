@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple, cast
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import UserInputError
+from ..config.loader import parse_yaml
+from ..errors import ScenarioError, UserInputError
 from ..paths import safe_name, within
 from .notebooks import declared_parameters, notebooks_dir
 
@@ -160,10 +160,10 @@ def load_batch(path: str | Path) -> BatchFile:
         raise BatchError(f"{path}: cannot read the batch file ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise BatchError(f"{path}: not a UTF-8 text file") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise BatchError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    try:  # the scenario loader's YAML: duplicate keys, complex keys and alias bombs refused
+        doc = parse_yaml(text, str(path))
+    except ScenarioError as exc:
+        raise BatchError(f"{path}: " + "; ".join(m for _, m in exc.problems)) from None
     if not isinstance(doc, dict):
         raise BatchError(f"{path}: a batch file is a YAML mapping")
     try:
