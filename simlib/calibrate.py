@@ -45,7 +45,9 @@ from .calibration.sbg import (
 )
 from .calibration.sbg import _hyp2f1_1 as _hyp2f1_1
 from .calibration.simulated import (
+    DEMO_PANEL_KEYS,
     DEMO_SEGMENTS,
+    demo_panel_scenario,
     demo_scenario,
     retention_table_from_accounts,
     survival_data_from_accounts,
@@ -60,6 +62,7 @@ from .calibration.tenure import (
 from .io.csv import CsvTable, parse_number, parse_numbers, read_csv
 
 __all__ = [
+    "DEMO_PANEL_KEYS",
     "DEMO_SEGMENTS",
     "AccountData",
     "CsvTable",
@@ -69,6 +72,8 @@ __all__ = [
     "apply_fits",
     "calibration_json",
     "churn_probability",
+    "demo_panel",
+    "demo_panel_scenario",
     "demo_retention_table",
     "demo_scenario",
     "discounted_expected_lifetime",
@@ -116,3 +121,17 @@ def demo_retention_table(
 
     result = simulate(demo_scenario(initial_accounts, periods), seed=seed)
     return retention_table_from_accounts(result.accounts, periods + 1)
+
+
+def demo_panel(seed: int = 1, initial_accounts: int = 800, months: int = 24) -> pd.DataFrame:
+    """A synthetic CRM export: the account-month panel of :func:`demo_panel_scenario` (one
+    replication), with ``health`` on a 0-100 score (rounded to 0.1) as CRMs show it. Made by
+    simlib, not a company's data: ``data/examples/crm_panel.csv`` is ``demo_panel(seed=1)``."""
+    from .experiment import simulate
+
+    result = simulate(demo_panel_scenario(initial_accounts, months), seed=seed, panel=True)
+    assert result.panel is not None
+    panel = result.panel.drop(columns=["replication"])
+    panel["health"] = (100 * panel["health"]).round(1)
+    panel["mrr"] = panel["mrr"].round(2)
+    return panel[["account_id", "month", "segment", "plan", "mrr", "health", "churned"]]

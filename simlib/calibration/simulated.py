@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "DEMO_PANEL_KEYS",
     "DEMO_SEGMENTS",
+    "demo_panel_scenario",
     "demo_scenario",
     "retention_table_from_accounts",
     "survival_data_from_accounts",
@@ -110,5 +112,32 @@ def demo_scenario(initial_accounts: int = 3000, periods: int = 24) -> dict[str, 
         "population": {
             "initial_accounts": initial_accounts,
             "segments": copy.deepcopy(DEMO_SEGMENTS),
+        },
+    }
+
+
+#: The links of the demo CRM panel (:func:`demo_panel_scenario`): what a fit should find.
+DEMO_PANEL_KEYS: dict[str, Any] = {
+    "churn.monthly": {"alpha": 1.0, "beta": 20.0},
+    "churn.satisfaction_effect": 2.0,
+    "churn.satisfaction_reference": 0.6,
+    "satisfaction.observation_noise": 0.08,
+}
+
+
+def demo_panel_scenario(initial_accounts: int = 800, months: int = 24) -> dict[str, Any]:
+    """The scenario of the demo CRM panel (``data/examples/crm_panel.csv``): the ``textbook``
+    preset with satisfaction drifting, churn ~ Beta(1, 20) at health 0.6, the churn link 2.0
+    and a health score recorded with noise sd 0.08 (:data:`DEMO_PANEL_KEYS`)."""
+    return {
+        "extends": "textbook",
+        "name": "crm_panel_demo",
+        "horizon_months": months,
+        "population": {"initial_accounts": initial_accounts},
+        "satisfaction": {"enabled": True, "observation_noise": 0.08},
+        "churn": {
+            "monthly": {"alpha": 1.0, "beta": 20.0},
+            "satisfaction_effect": 2.0,
+            "satisfaction_reference": 0.6,
         },
     }

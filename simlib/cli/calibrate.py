@@ -171,6 +171,60 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     )
     _satisfaction_arguments(a)
     _common(a)
+    _panel_arguments(sub)
+
+
+def _noise(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _panel_arguments(sub: Any) -> None:
+    p = sub.add_parser(
+        "panel",
+        help="fit the satisfaction links from an account-month panel (a CRM export)",
+        description=(
+            "Fit the base churn distribution, the satisfaction link on churn and, where "
+            "offers are recorded (offers_made_K, offers_accepted_K), the link from health to "
+            "accepting an offer, from one row per account and month alive (.csv or .parquet; "
+            "simlib run --panel writes one). The health score is corrected for its "
+            "measurement noise (regression calibration)."
+        ),
+    )
+    p.add_argument("file", metavar="FILE", help="the panel (.csv or .parquet)")
+    for flag, default, what in (
+        ("--account", "account_id", "account column"),
+        ("--month", "month", "month column (whole months)"),
+        ("--health", "health", "health-score column"),
+        ("--churned", "churned", "churn column: 1 in the month at whose end the account left"),
+        ("--mrr", "mrr", "MRR column (checked when present)"),
+    ):
+        p.add_argument(flag, default=default, metavar="COL", help=f"{what} (default {default})")
+    p.add_argument(
+        "--health-range",
+        type=_score_range,
+        default=(0.0, 1.0),
+        metavar="LO:HI",
+        help="the score's scale, LO the worst health (default 0:1)",
+    )
+    p.add_argument(
+        "--health-noise",
+        type=_noise,
+        metavar="SD",
+        help=(
+            "standard deviation of the score's measurement noise, on its own scale (default: "
+            "estimated from the panel; 0: no correction)"
+        ),
+    )
+    p.add_argument("--out", metavar="FILE", help="also write the JSON object to FILE")
+    p.add_argument(
+        "--fragment", metavar="FILE", help="write a scenario fragment (YAML) with the fitted keys"
+    )
 
 
 @command("calibrate", "fit the sBG churn model to retention or account data", _arguments)
@@ -179,6 +233,8 @@ def calibrate(args: argparse.Namespace) -> int:
     from ..calibration.models import fit_accounts_models, fit_retention_models
     from ..paths import write_text_atomic
 
+    if args.kind == "panel":
+        return _calibrate_panel(args)
     if args.fragment and args.period_months not in (1, 12):
         raise CommandError(
             f"--fragment: scenarios renew monthly (--period-months 1) or annually (12), "
@@ -249,3 +305,26 @@ def _satisfaction_fit(args: argparse.Namespace) -> tuple[list[Any], dict[str, An
     )
     validation = validate_accounts(fits, test, args.bands) if test is not None else None
     return fits, validation
+
+
+def _calibrate_panel(args: argparse.Namespace) -> int:
+    """``simlib calibrate panel``: the links from an account-month panel
+    (:mod:`simlib.calibration.panel`); files written only once the fit succeeded."""
+    from ..calibration.panel import fit_panel, panel_fragment, panel_json, read_panel
+    from ..paths import write_text_atomic
+
+    data = read_panel(
+        args.file, args.account, args.month, args.health, args.churned, args.mrr,
+        args.health_range,
+    )  # fmt: skip
+    result = panel_json(fit_panel(data, args.health_noise), args.file)
+    text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    fragment = panel_fragment(result, args.file) if args.fragment else None
+    if args.out:
+        write_text_atomic(args.out, text)
+    if fragment is not None:
+        write_text_atomic(args.fragment, fragment)
+    sys.stdout.write(text)
+    for warning in result["warnings"]:
+        sys.stderr.write(f"simlib calibrate: warning: {warning}\n")
+    return 0
