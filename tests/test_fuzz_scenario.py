@@ -23,6 +23,7 @@ from simlib.config import preset_names
 from simlib.config.base import MAX_ACCOUNTS, MAX_REQUESTS
 from simlib.config.limits import expected_accounts, expected_requests
 from simlib.errors import ScenarioError
+from simlib.report_tables import MISSING_REASONS
 from simlib.scenario import _DEFAULTS, load_scenario, parse_yaml
 
 
@@ -270,4 +271,7 @@ def test_mutated_presets_are_refused_cleanly_or_run_without_failing_on_memory(
     )
     res = simlib.simulate(small, seed=1, workers=1)
     assert len(res.monthly) == small.horizon_months
+    # no NaN without a reason: a figure missing from the summary has one the reports give
+    missing = [c for c in res.summary.columns if res.summary[c].isna().any()]
+    assert set(missing) <= set(MISSING_REASONS), f"missing without a reason: {missing}"
     FUZZ_COUNTS["mutated presets that ran"] += 1
