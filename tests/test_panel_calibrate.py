@@ -196,3 +196,13 @@ def test_cli_fits_a_panel_and_writes_a_fragment(tmp_path: Path, capsys) -> None:
         out["scenario_keys"]["churn.satisfaction_reference"]["value"]
     )
     assert out["measurement"]["method"] == "given (--health-noise)"
+
+
+def test_the_example_export_is_what_simlib_makes() -> None:
+    from simlib.calibrate import demo_panel
+
+    path = Path(__file__).resolve().parent.parent / "data" / "examples" / "crm_panel.csv"
+    made = demo_panel(seed=1)
+    made["segment"] = made["segment"].astype(str)
+    made["plan"] = made["plan"].astype(str)
+    pd.testing.assert_frame_equal(pd.read_csv(path), made, check_dtype=False)
