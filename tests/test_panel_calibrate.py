@@ -206,3 +206,29 @@ def test_the_example_export_is_what_simlib_makes() -> None:
     made["segment"] = made["segment"].astype(str)
     made["plan"] = made["plan"].astype(str)
     pd.testing.assert_frame_equal(pd.read_csv(path), made, check_dtype=False)
+
+
+def test_predicted_hazard_is_the_sbg_hazard_without_a_link() -> None:
+    from simlib.calibration.panel import predicted_hazard
+
+    n, t = 3, 6
+    data = PanelData(
+        "<p>",
+        np.repeat(np.arange(n), t),
+        np.tile(np.arange(t), n),
+        np.linspace(0.2, 0.9, n * t),
+        np.zeros(n * t, dtype=bool),
+    )
+    a, b = 0.7, 9.0
+    fit = {
+        "scenario_keys": {
+            "churn.monthly.alpha": {"value": a},
+            "churn.monthly.beta": {"value": b},
+            "churn.satisfaction_effect": {"value": 0.0},
+            "churn.satisfaction_reference": {"value": 0.5},
+        },
+        "measurement": {"noise_sd_01": 0.0},
+    }
+    # the row of month m is renewal m + 1: hazard a / (a + b + m)
+    expected = np.tile(a / (a + b + np.arange(t)), n)
+    np.testing.assert_allclose(predicted_hazard(data, fit), expected, rtol=1e-10)

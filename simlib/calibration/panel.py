@@ -56,7 +56,15 @@ from ..io.csv import CsvTable, as_table, parse_numbers, read_csv
 from .sbg import json_number
 from .tenure import _hessian, beta_nodes, nodes_for
 
-__all__ = ["PanelData", "fit_panel", "noise_from_panel", "panel_json", "read_panel"]
+__all__ = [
+    "PanelData",
+    "fit_panel",
+    "hazard_by_health",
+    "noise_from_panel",
+    "panel_json",
+    "predicted_hazard",
+    "read_panel",
+]
 
 _AB = (math.log(1e-4), math.log(1e6))
 _ROWS_PER_CHUNK = 200_000
@@ -512,3 +520,49 @@ def panel_fragment(fit: dict[str, Any], source: str) -> str:
         if v["se"] is not None:
             lines.append(f"# {k}: {v['value']:.4g} (se {v['se']:.2g})")
     return "\n".join(lines) + "\n" + yaml.safe_dump(doc, sort_keys=False, width=100)
+
+
+# --------------------------------------------------------------------------------------------
+# Fit against data
+
+
+def predicted_hazard(d: PanelData, fit: dict[str, Any]) -> NDArray[np.float64]:
+    """The fitted model's churn probability of each row given the account survived to it:
+    ``sum_j w_j S_j h_j / sum_j w_j S_j`` over the Beta's nodes, ``S_j`` the node's survival
+    over the account's earlier months (with the calibrated health of ``fit``)."""
+    keys = fit["scenario_keys"]
+    a, b = keys["churn.monthly.alpha"]["value"], keys["churn.monthly.beta"]["value"]
+    effect = keys["churn.satisfaction_effect"]["value"]
+    ref = keys["churn.satisfaction_reference"]["value"]
+    x, _ = calibrated_health(d, float(fit["measurement"]["noise_sd_01"]))
+    theta, w = beta_nodes(float(a), float(b), nodes_for(int(np.bincount(d.account).max())))
+    z = logit(theta)[None, :] + (effect * (ref - x))[:, None]
+    keep = log_expit(-z)
+    cum = np.cumsum(keep, axis=0)
+    first = np.flatnonzero(np.r_[True, d.account[1:] != d.account[:-1]])
+    base = np.repeat(cum[first] - keep[first], np.diff(np.r_[first, d.account.size]), axis=0)
+    prior = np.exp(cum - keep - base) * w[None, :]  # survival to the row's month, per node
+    return np.asarray((prior * expit(z)).sum(1) / prior.sum(1), dtype=np.float64)
+
+
+def hazard_by_health(d: PanelData, fit: dict[str, Any], bands: int = 10) -> pd.DataFrame:
+    """Observed monthly churn (with a 95 % Wilson interval) beside the fitted model's, per band
+    of recorded health (equal counts of rows): ``band, health_low, health_high, rows, churned,
+    observed, observed_ci_low, observed_ci_high, predicted``."""
+    from .models import _wilson
+
+    pred = predicted_hazard(d, fit)
+    cut = pd.qcut(d.health, bands, labels=False, duplicates="drop")
+    frame = pd.DataFrame({"band": cut + 1, "health": d.health, "c": d.churned, "p": pred})
+    out = frame.groupby("band").agg(
+        health_low=("health", "min"),
+        health_high=("health", "max"),
+        rows=("c", "size"),
+        churned=("c", "sum"),
+        predicted=("p", "mean"),
+    )
+    out["observed"] = out["churned"] / out["rows"]
+    lo, hi = _wilson(out["churned"].to_numpy(float), out["rows"].to_numpy(float))
+    out["observed_ci_low"], out["observed_ci_high"] = lo, hi
+    cols = ["health_low", "health_high", "rows", "churned", "observed"]
+    return out[[*cols, "observed_ci_low", "observed_ci_high", "predicted"]].reset_index()
