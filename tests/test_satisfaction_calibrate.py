@@ -21,6 +21,7 @@ from scipy.special import expit, logit
 
 from simlib.calibration.covariate import (
     CovariateData,
+    calibrate_scores,
     fit_satisfaction_accounts,
     satisfaction_survival,
     validate_accounts,
@@ -76,6 +77,23 @@ def test_round_trip_two_links(effect: float) -> None:
     assert within(fit.alpha, 0.8, fit.alpha_se)
     assert within(fit.beta, 8.0, fit.beta_se)
     assert fit.link_test["rejects_no_link"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("effect", [1.0, 3.0])
+def test_round_trip_with_noisy_health(effect: float) -> None:
+    """Health recorded with noise sd 0.15 (reliability about 0.65): the naive fit is flattened,
+    regression calibration brings the link back within its standard errors."""
+    data, _ = simulate(3000, 0.8, 8.0, effect, 24, seed=13)
+    rng = np.random.default_rng(99)
+    noisy = CovariateData(None, data.periods, data.churned, data.score + rng.normal(0, 0.15, 3000))
+    (naive,) = fit_satisfaction_accounts([noisy])
+    calibrated, mu, lam = calibrate_scores([noisy], 0.15)
+    assert 0.55 < lam < 0.72 and mu == pytest.approx(noisy.score.mean())
+    (fit,) = fit_satisfaction_accounts(calibrated)
+    assert within(fit.satisfaction_effect, effect, fit.satisfaction_effect_se)
+    if effect == 3.0:
+        assert naive.satisfaction_effect < effect - Z * naive.satisfaction_effect_se
 
 
 def test_link_at_zero_is_the_plain_sbg() -> None:
@@ -170,6 +188,7 @@ def test_cli_fragment_drops_into_a_scenario(tmp_path: Path, capsys) -> None:
             "--event=churned",
             "--satisfaction=health",
             "--satisfaction-range=1:10",
+            "--satisfaction-noise=0.5",
             "--validate",
             str(tmp_path / "test.csv"),
             "--bands=4",
@@ -181,6 +200,8 @@ def test_cli_fragment_drops_into_a_scenario(tmp_path: Path, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     fit = out["fits"][0]
     assert fit["satisfaction_range"] == [1.0, 10.0]
+    assert fit["satisfaction_noise_sd"] == pytest.approx(0.5)
+    assert 0.9 < fit["satisfaction_reliability"] < 1.0
     assert fit["satisfaction_effect_per_point"] == pytest.approx(fit["satisfaction_effect"] / 9)
     assert {r["band"] for r in out["validation"]} == {1, 2, 3, 4}
     doc = yaml.safe_load(frag.read_text())

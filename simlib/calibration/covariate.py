@@ -66,6 +66,7 @@ from .tenure import TenureFit, _hessian, beta_nodes, nodes_for
 __all__ = [
     "CovariateData",
     "CovariateFit",
+    "calibrate_scores",
     "fit_satisfaction_accounts",
     "read_satisfaction_accounts",
     "satisfaction_survival",
@@ -137,6 +138,9 @@ class CovariateFit(TenureFit):
     satisfaction_reference: float = 0.5
     satisfaction_range: tuple[float, float] = (0.0, 1.0)
     link_test: dict[str, Any] = field(default_factory=dict)
+    #: measurement noise of the score (0-1 scale) corrected for, and the reliability used
+    satisfaction_noise_sd: float = 0.0
+    satisfaction_reliability: float = 1.0
 
     def to_dict(self, annual_discount_rate: float = 0.1) -> dict[str, Any]:
         out = super().to_dict(annual_discount_rate)
@@ -152,8 +156,35 @@ class CovariateFit(TenureFit):
             "satisfaction_range": [lo, hi],
             "satisfaction_effect_per_point": json_number(self.satisfaction_effect / (hi - lo)),
             "link_test": self.link_test,
+            "satisfaction_noise_sd": json_number(self.satisfaction_noise_sd * (hi - lo)),
+            "satisfaction_reliability": json_number(self.satisfaction_reliability),
         }
         return out
+
+
+def calibrate_scores(
+    data: list[CovariateData],
+    noise_sd: float,
+    centre: tuple[float, float] | None = None,
+) -> tuple[list[CovariateData], float, float]:
+    """Regression calibration of noisy health scores (Carroll et al. 2006, ch. 4): each score
+    ``w`` (0-1) becomes ``mu + lambda (w - mu)``, ``lambda = (Var(w) - noise_sd^2) / Var(w)``
+    over the accounts of ``data`` (or ``centre`` = (mu, lambda) from the training data, for
+    held-out accounts). Returns the data, ``mu`` and ``lambda``; a fit on the calibrated scores
+    undoes the flattening of the link by the noise (regression dilution)."""
+    if centre is None:
+        w = np.concatenate([d.score for d in data])
+        mu, var = float(w.mean()), float(w.var())
+        lam = 1.0 if var <= 0 else (var - noise_sd**2) / var
+        if lam <= 0.05:
+            raise DataError(
+                f"--satisfaction-noise: a noise sd of {noise_sd:.3g} (0-1 scale) is as large as "
+                f"the scores' spread (sd {math.sqrt(var):.3g}); they carry no signal to fit"
+            )
+    else:
+        mu, lam = centre
+    out = [CovariateData(d.group, d.periods, d.churned, mu + lam * (d.score - mu)) for d in data]
+    return out, mu, lam
 
 
 # --------------------------------------------------------------------------------------------

@@ -81,6 +81,16 @@ def _satisfaction_arguments(a: argparse.ArgumentParser) -> None:
         help="the score's scale, LO the worst and HI the best health (mapped to 0-1)",
     )
     a.add_argument(
+        "--satisfaction-noise",
+        type=_noise,
+        default=0.0,
+        metavar="SD",
+        help=(
+            "standard deviation of the score's measurement noise, on its own scale: the fit "
+            "corrects for it by regression calibration (default 0: none)"
+        ),
+    )
+    a.add_argument(
         "--validate",
         metavar="TEST.csv",
         help=(
@@ -275,6 +285,7 @@ def _satisfaction_fit(args: argparse.Namespace) -> tuple[list[Any], dict[str, An
     """``calibrate accounts --satisfaction``: the sBG with the satisfaction covariate
     (:mod:`simlib.calibration.covariate`) and, with ``--validate``, its held-out check."""
     from ..calibration.covariate import (
+        calibrate_scores,
         fit_satisfaction_accounts,
         read_satisfaction_accounts,
         validate_accounts,
@@ -300,9 +311,18 @@ def _satisfaction_fit(args: argparse.Namespace) -> tuple[list[Any], dict[str, An
 
     train = read(args.file)
     test = read(args.validate) if args.validate else None
+    lo, hi = args.satisfaction_range
+    noise = args.satisfaction_noise / (hi - lo)
+    lam = 1.0
+    if noise > 0:
+        train, mu, lam = calibrate_scores(train, noise)
+        if test is not None:
+            test = calibrate_scores(test, noise, (mu, lam))[0]
     fits = fit_satisfaction_accounts(
         train, args.satisfaction_range, args.period_months, args.tenure_profile
     )
+    for f in fits:
+        f.satisfaction_noise_sd, f.satisfaction_reliability = noise, lam
     validation = validate_accounts(fits, test, args.bands) if test is not None else None
     return fits, validation
 
