@@ -101,11 +101,11 @@ def _die_in(monkeypatch, tmp_path, replication: int, once: bool) -> None:
 
     from simlib import experiment
 
-    original = experiment.run_replication
+    original = experiment._replication  # what run_task calls in the worker
     marker = tmp_path / "killed"
     parent = os.getpid()
 
-    def dying(scenario, seed, rep, on_month=None, inputs=None):
+    def dying(scenario, seed, rep, on_month, inputs, panel):
         if rep == replication and os.getpid() != parent:
             try:
                 fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -115,9 +115,9 @@ def _die_in(monkeypatch, tmp_path, replication: int, once: bool) -> None:
                 first = False
             if first or not once:
                 os.kill(os.getpid(), signal.SIGKILL)
-        return original(scenario, seed, rep, on_month, inputs)
+        return original(scenario, seed, rep, on_month, inputs, panel)
 
-    monkeypatch.setattr(experiment, "run_replication", dying)
+    monkeypatch.setattr(experiment, "_replication", dying)
 
 
 def test_a_killed_local_worker_is_replaced_and_the_tables_are_identical(tmp_path, monkeypatch):

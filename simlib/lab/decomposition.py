@@ -8,6 +8,8 @@ CRM's cross-sectional regression beside the intervention's causal slope.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -49,6 +51,24 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den > 0)
 
 
+def _paired_cubes(
+    baseline: SimulationResult, treated: SimulationResult
+) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two runs' (replication, month, segment) cubes of accounts and revenue, segments in
+    the baseline's order; refuses runs that cannot be paired."""
+    reps0, segs0, n0, r0 = _cube(baseline)
+    reps1, segs1, n1, r1 = _cube(treated)
+    if reps0 != reps1 or n0.shape[1] != n1.shape[1]:
+        raise UserInputError(
+            "the two runs must have the same replications and horizon to be paired "
+            f"(replications {reps0} and {reps1}, horizons {n0.shape[1]} and {n1.shape[1]})"
+        )
+    if set(segs0) != set(segs1):
+        raise UserInputError(f"the two runs have different segments: {segs0} and {segs1}")
+    order = [segs1.index(s) for s in segs0]
+    return reps0, n0, r0, n1[:, :, order], r1[:, :, order]
+
+
 def decompose_revenue(
     baseline: SimulationResult, treated: SimulationResult, by_month: bool = False
 ) -> pd.DataFrame:
@@ -65,17 +85,7 @@ def decompose_revenue(
     ``retention + expansion`` for that month) and ``arpa_change``, ``arpa_mix``,
     ``arpa_within`` of that month.
     """
-    reps0, segs0, n0, r0 = _cube(baseline)
-    reps1, segs1, n1, r1 = _cube(treated)
-    if reps0 != reps1 or n0.shape[1] != n1.shape[1]:
-        raise UserInputError(
-            "the two runs must have the same replications and horizon to be paired "
-            f"(replications {reps0} and {reps1}, horizons {n0.shape[1]} and {n1.shape[1]})"
-        )
-    if set(segs0) != set(segs1):
-        raise UserInputError(f"the two runs have different segments: {segs0} and {segs1}")
-    order = [segs1.index(s) for s in segs0]
-    n1, r1 = n1[:, :, order], r1[:, :, order]
+    reps0, n0, r0, n1, r1 = _paired_cubes(baseline, treated)
     size0 = n0[:, :1, :].sum(axis=2)  # (reps, 1): opening accounts
     size1 = n1[:, :1, :].sum(axis=2)
     tot_n0, tot_n1 = n0.sum(axis=2), n1.sum(axis=2)
