@@ -106,8 +106,8 @@ def run_case(case: str, accounts: int, repeat: int = 3, months: int = MONTHS) ->
         events = 0
     else:
         from .engine import Simulation
-        from .experiment import _model  # noqa: F401 - registers actors
         from .metrics import account_table, monthly_table, summary_row
+        from .model import opening_book  # noqa: F401 - importing the model registers its actors
         from .scenario import load_scenario
 
         spec = CASES[case]

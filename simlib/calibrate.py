@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .calibration.curves import kaplan_meier_accounts, kaplan_meier_retention, survival_gap
+from . import calibration as _calibration
+from .calibration import *  # noqa: F403 - every public name of simlib.calibration
 from .calibration.fitting import _BOUNDS as _BOUNDS
 from .calibration.fitting import _HOMOGENEOUS as _HOMOGENEOUS
 from .calibration.fitting import _Counts as _Counts
@@ -19,93 +20,29 @@ from .calibration.fitting import _gradient as _gradient
 from .calibration.fitting import _hessian as _hessian
 from .calibration.fitting import _loglik as _loglik
 from .calibration.fitting import _newton_polish as _newton_polish
-from .calibration.fitting import fit_accounts, fit_retention, fit_sbg, holdout_table
 from .calibration.fragments import _fragment_dict as _fragment_dict
 from .calibration.fragments import _kind as _kind
 from .calibration.fragments import _round as _round
 from .calibration.fragments import _shares as _shares
-from .calibration.fragments import apply_fits, scenario_fragment, scenario_overrides
-from .calibration.models import (
-    fit_accounts_models,
-    fit_retention_models,
-    hazard_table,
-    model_checks,
-    model_table,
-)
-from .calibration.readers import AccountData, RetentionData, read_accounts, read_retention
-from .calibration.report import calibration_json
-from .calibration.sbg import (
-    SBGFit,
-    churn_probability,
-    discounted_expected_lifetime,
-    discounted_expected_residual_lifetime,
-    period_discount_rate,
-    retention_rate,
-    survival,
-)
 from .calibration.sbg import _hyp2f1_1 as _hyp2f1_1
 from .calibration.simulated import (
     DEMO_PANEL_KEYS,
-    DEMO_SEGMENTS,
     demo_panel_scenario,
     demo_scenario,
     retention_table_from_accounts,
-    survival_data_from_accounts,
-)
-from .calibration.tenure import (
-    TenureFit,
-    fit_tenure_sbg,
-    tenure_churn_probability,
-    tenure_hazard,
-    tenure_survival,
 )
 from .io.csv import CsvTable, parse_number, parse_numbers, read_csv
 
 __all__ = [
-    "DEMO_PANEL_KEYS",
-    "DEMO_SEGMENTS",
-    "AccountData",
+    *_calibration.__all__,
     "CsvTable",
-    "RetentionData",
-    "SBGFit",
-    "TenureFit",
-    "apply_fits",
-    "calibration_json",
-    "churn_probability",
+    "DEMO_PANEL_KEYS",
     "demo_panel",
     "demo_panel_scenario",
     "demo_retention_table",
-    "demo_scenario",
-    "discounted_expected_lifetime",
-    "discounted_expected_residual_lifetime",
-    "fit_accounts",
-    "fit_accounts_models",
-    "fit_retention",
-    "fit_retention_models",
-    "fit_sbg",
-    "fit_tenure_sbg",
-    "hazard_table",
-    "holdout_table",
-    "kaplan_meier_accounts",
-    "kaplan_meier_retention",
-    "model_checks",
-    "model_table",
     "parse_number",
     "parse_numbers",
-    "period_discount_rate",
-    "read_accounts",
     "read_csv",
-    "read_retention",
-    "retention_rate",
-    "retention_table_from_accounts",
-    "scenario_fragment",
-    "scenario_overrides",
-    "survival",
-    "survival_data_from_accounts",
-    "survival_gap",
-    "tenure_churn_probability",
-    "tenure_hazard",
-    "tenure_survival",
 ]
 
 

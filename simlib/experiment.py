@@ -27,12 +27,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from . import model as _model  # noqa: F401 - importing registers the model's actors
 from .cache import CacheEntry, ResultCache, write_entry
 from .engine import ACTORS, Simulation, load_run_inputs
 from .errors import SimlibError, UserInputError
 from .executors import EXECUTORS, Executor, available_cpus, get_executor
 from .metrics import ID_COLUMNS, account_table, monthly_table, summary_columns, summary_row
+from .model import opening_book  # noqa: F401 - importing the model package registers its mechanisms
 from .plugins import check_plugins
 from .results import SimulationResult
 from .run_options import DEFAULT_MAX_REPLICATIONS, RunOptions, accepts_run_options

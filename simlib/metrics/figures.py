@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 import pandas as pd
 
-from . import unit_economics as _unit
 from .registry import Metric, define_view, register_metric
+from .unit_economics import cac_total, ltv_cac, ltv_with_tail_mean, payback_months
 
 if TYPE_CHECKING:
     from ..engine import Simulation
@@ -144,19 +144,15 @@ _BUILT_IN = (
         derive=_ltv_opening_book,
     ),
     # acquisition economics (definitions: simlib.metrics.unit_economics)
-    Metric(
-        "cac_total", "acquisition cost (CAC) over the horizon", "money", "lower", _unit.cac_total
-    ),
-    Metric(
-        "payback_months", "CAC payback (months of margin)", "count", "lower", _unit.payback_months
-    ),
-    Metric("ltv_cac", "LTV (with tail) : CAC", "count", "higher", _unit.ltv_cac),
+    Metric("cac_total", "acquisition cost (CAC) over the horizon", "money", "lower", cac_total),
+    Metric("payback_months", "CAC payback (months of margin)", "count", "lower", payback_months),
+    Metric("ltv_cac", "LTV (with tail) : CAC", "count", "higher", ltv_cac),
     Metric(
         "ltv_with_tail_mean",
         "LTV per account, with the tail beyond the horizon",
         "money",
         "higher",
-        _unit.ltv_with_tail_mean,
+        ltv_with_tail_mean,
     ),
 )
 
