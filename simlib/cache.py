@@ -32,8 +32,6 @@ import functools
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,10 @@ from typing import Any
 import pandas as pd
 
 from .errors import UserInputError
-from .io.atomic import folder_mode, remove_stale_temporaries, storage_error, temp_prefix
+from .io.atomic import (
+    atomic_new_folder,
+    remove_stale_temporaries,
+)
 from .paths import write_text_atomic
 from .scenario import Scenario, scenario_hash, to_yaml
 
@@ -178,14 +179,7 @@ def write_entry(
     another process stored the same entry meanwhile, that entry is kept (both are identical).
     A failed write (disk full) raises :class:`~simlib.errors.StorageError` naming ``path``.
     """
-    dest = Path(path)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(dest), dir=dest.parent))
-        os.chmod(tmp, folder_mode())
-    except OSError as exc:
-        raise storage_error(dest, exc, "this cache entry") from None
-    try:
+    with atomic_new_folder(path, "this cache entry") as tmp:
         if error is not None:
             (tmp / "error.json").write_text(
                 json.dumps({"error": error}, ensure_ascii=False), encoding="utf-8"
@@ -195,14 +189,3 @@ def write_entry(
             for name, df in tables.items():
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
             (tmp / "meta.json").write_text(json.dumps(meta or {}), encoding="utf-8")
-        try:
-            os.rename(tmp, dest)
-        except OSError:
-            if not dest.is_dir():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # stored by someone else meanwhile
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise storage_error(dest, exc, "this cache entry") from exc
-        raise

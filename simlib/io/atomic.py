@@ -241,9 +241,9 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_new_folder(path: str | Path) -> Iterator[Path]:
+def atomic_new_folder(path: str | Path, what: str = "this folder") -> Iterator[Path]:
     """``with atomic_new_folder(dest) as tmp:`` fill the folder ``tmp``; on success it becomes
-    ``dest``.
+    ``dest``. ``what``: how errors name the destination ("this cache entry", say).
 
     When ``dest`` already exists as a folder by then (another process got there first), that
     folder is kept and ``tmp`` dropped: use it for entries that every writer writes alike. On
@@ -257,7 +257,7 @@ def atomic_new_folder(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             os.chmod(tmp, folder_mode())
     except OSError as exc:
-        raise storage_error(dest, exc, "this folder") from None
+        raise storage_error(dest, exc, what) from None
     try:
         yield tmp
         try:
@@ -269,5 +269,5 @@ def atomic_new_folder(path: str | Path) -> Iterator[Path]:
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError):
-            raise storage_error(dest, exc, "this folder") from exc
+            raise storage_error(dest, exc, what) from exc
         raise
