@@ -39,9 +39,6 @@ from .sweep import integer_keys, run_point_list
 
 __all__ = ["GlobalSensitivity", "TornadoResult", "global_sensitivity", "tornado"]
 
-#: The outcomes of the built-in summary figures; :func:`outcomes` reads the metric registry.
-OUTCOMES = tuple(c for c in summary_columns() if c not in ID_COLUMNS)
-
 
 def outcomes() -> tuple[str, ...]:
     """Every summary figure an analysis may take as its outcome (the metric registry)."""

@@ -16,7 +16,7 @@ import yaml
 
 from .. import report_tables as rt
 from ..paths import within, write_text_atomic
-from ..reports import HEADLINE_METRICS, headline_table, render_index
+from ..reports import headline_metrics, headline_table, render_index
 from .failures import Failure, FailureKind
 from .plan import BatchFile, NotebookSource, ScenarioSpec
 from .questions import answer_questions, paired_with_first
@@ -88,7 +88,7 @@ def write_index(
         replications=batch.replications,
         seed=batch.seed,
         scenarios=rows,
-        metrics=HEADLINE_METRICS,
+        metrics=headline_metrics(),
         batch_reports=batch_reports,
         charts=charts,
         failures=[_shown_failure(f, out) for f in failures],
@@ -192,10 +192,10 @@ def _headline_cells(res: Any, currency: str, notes: list[str]) -> list[dict[str,
     """The headline metrics of one result (value, interval, footnote of a missing value), or
     dashes without a result. ``notes``: the page's footnotes, extended."""
     if res is None:
-        return [{"mean": rt.DASH, "interval": "", "note": ""}] * len(HEADLINE_METRICS)
+        return [{"mean": rt.DASH, "interval": "", "note": ""}] * len(headline_metrics())
     cells = []
     head = headline_table(res).set_index("metric")
-    for m in HEADLINE_METRICS:
+    for m in headline_metrics():
         r = head.loc[m]
         unit = rt.figure_unit(m)
         note = ""
