@@ -12,6 +12,7 @@ import pytest
 from scipy.special import betaln
 
 import simlib
+from simlib.engine import Simulation
 
 #: Inputs tried by the fuzz tests, by kind; printed in the test summary.
 FUZZ_COUNTS: Counter[str] = Counter()
@@ -81,3 +82,28 @@ def run_cli(tmp_path_factory):
 def textbook_default():
     """One replication of the textbook preset (10,000 accounts, 36 months), seed 11."""
     return simlib.simulate("textbook", seed=11)
+
+
+class Recorder:
+    """Copies of book columns after each month's open calls (``Simulation(on_month=...)``)."""
+
+    def __init__(self, *columns: str) -> None:
+        self.columns = columns
+        self.sim: Simulation | None = None
+        self.months: list[dict[str, np.ndarray]] = []
+
+    def __call__(self, month: int) -> None:
+        assert self.sim is not None and month == len(self.months)
+        book = self.sim.book
+        self.months.append({c: getattr(book, c).copy() for c in self.columns})
+
+
+def run_recorded(
+    preset: str, overrides: list[str], seed: int, columns: tuple[str, ...] = ()
+) -> tuple[Simulation, Recorder]:
+    """Run ``preset`` with ``overrides`` at ``seed``, recording ``columns`` month by month."""
+    rec = Recorder(*columns)
+    sim = Simulation(simlib.load_scenario(preset, overrides), seed=seed, on_month=rec)
+    rec.sim = sim
+    sim.run()
+    return sim, rec

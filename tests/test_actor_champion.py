@@ -16,6 +16,7 @@ import itertools
 
 import numpy as np
 import pandas.testing as pdt
+from conftest import run_recorded as _run
 from conftest import survived
 from scipy.special import expit, logit
 
@@ -29,30 +30,6 @@ Z = 4.0
 
 def _band(s: np.ndarray | float, n: int) -> np.ndarray | float:
     return Z * np.sqrt(s * (1 - s) / n) + 1e-12
-
-
-class Recorder:
-    """Copies of book columns after each month's open calls (``Simulation(on_month=...)``)."""
-
-    def __init__(self, *columns: str) -> None:
-        self.columns = columns
-        self.sim: Simulation | None = None
-        self.months: list[dict[str, np.ndarray]] = []
-
-    def __call__(self, month: int) -> None:
-        assert self.sim is not None and month == len(self.months)
-        book = self.sim.book
-        self.months.append({c: getattr(book, c).copy() for c in self.columns})
-
-
-def _run(
-    preset: str, overrides: list[str], seed: int, columns: tuple[str, ...] = ()
-) -> tuple[Simulation, Recorder]:
-    rec = Recorder(*columns)
-    sim = Simulation(simlib.load_scenario(preset, overrides), seed=seed, on_month=rec)
-    rec.sim = sim
-    sim.run()
-    return sim, rec
 
 
 def _lifetime(sim: Simulation) -> np.ndarray:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas.testing as pdt
 import pytest
+from conftest import Recorder
+from conftest import run_recorded as _run
 
 import simlib
 from simlib.engine import Simulation
@@ -33,30 +35,6 @@ STAGES = [
     "loyalty.promoter={min_satisfaction: 0.65, months: 3, min_tenure_months: 4}",
     "loyalty.fan={min_satisfaction: 0.72, months: 5, min_tenure_months: 8}",
 ]
-
-
-class Recorder:
-    """Copies of book columns after each month's open calls (``Simulation(on_month=...)``)."""
-
-    def __init__(self, *columns: str) -> None:
-        self.columns = columns
-        self.sim: Simulation | None = None
-        self.months: list[dict[str, np.ndarray]] = []
-
-    def __call__(self, month: int) -> None:
-        assert self.sim is not None and month == len(self.months)
-        book = self.sim.book
-        self.months.append({c: getattr(book, c).copy() for c in self.columns})
-
-
-def _run(
-    preset: str, overrides: list[str], seed: int, columns: tuple[str, ...] = ()
-) -> tuple[Simulation, Recorder]:
-    rec = Recorder(*columns)
-    sim = Simulation(simlib.load_scenario(preset, overrides), seed=seed, on_month=rec)
-    rec.sim = sim
-    sim.run()
-    return sim, rec
 
 
 def test_stages_follow_the_streak_rules_month_by_month():

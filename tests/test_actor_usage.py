@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import run_recorded as _run
 from scipy.special import expit, logit, ndtri
 from scipy.stats import beta as beta_dist
 
@@ -27,30 +28,6 @@ Z = 4.0
 NO_CHURN = ["churn.monthly.alpha=0.001", "churn.monthly.beta=1000000"]
 #: switches the usage actor on without making any offer
 USAGE_ON = ["offers.kinds.upsell.enabled=true", "offers.kinds.upsell.monthly_rate=0"]
-
-
-class Recorder:
-    """Copies of book columns after each month's open calls (``Simulation(on_month=...)``)."""
-
-    def __init__(self, *columns: str) -> None:
-        self.columns = columns
-        self.sim: Simulation | None = None
-        self.months: list[dict[str, np.ndarray]] = []
-
-    def __call__(self, month: int) -> None:
-        assert self.sim is not None and month == len(self.months)
-        book = self.sim.book
-        self.months.append({c: getattr(book, c).copy() for c in self.columns})
-
-
-def _run(
-    preset: str, overrides: list[str], seed: int, columns: tuple[str, ...] = ()
-) -> tuple[Simulation, Recorder]:
-    rec = Recorder(*columns)
-    sim = Simulation(simlib.load_scenario(preset, overrides), seed=seed, on_month=rec)
-    rec.sim = sim
-    sim.run()
-    return sim, rec
 
 
 def test_starting_usage_is_the_segment_beta_quantile_of_a_keyed_uniform():
