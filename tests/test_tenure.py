@@ -18,7 +18,8 @@ from scipy.special import expit, logit
 import simlib
 from simlib.account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
 from simlib.churn_odds import active_terms
-from simlib.model.tenure import renewal_number
+from simlib.model.tenure import renewal_number, segment_profiles
+from simlib.run_options import as_overrides
 from simlib.scenario import load_scenario, preset_names
 
 Z = 4.0
@@ -147,3 +148,116 @@ def test_a_rising_profile_only_brings_churn_forward_account_by_account():
     assert np.any(life1 < life0)
     survived_profile = risky["lifetime_months"].to_numpy() > 3
     assert np.array_equal(life1[survived_profile], life0[survived_profile])
+
+
+# -- a tenure profile per segment --------------------------------------------------------------
+
+_TWO_SEGMENTS = {
+    "small": {"share": 0.5, "plans": {"standard": 100.0}},
+    "large": {"share": 0.5, "plans": {"standard": 100.0}},
+}
+
+
+def test_a_segment_without_a_profile_inherits_the_scenario_wide_one():
+    """fill_defaults writes the inherited profile into each segment (what validate shows), and a
+    partial mapping is merged over the scenario-wide one."""
+    segments = {
+        "small": {**_TWO_SEGMENTS["small"], "churn": {"tenure_profile": {"monthly": [3.0]}}},
+        "large": _TWO_SEGMENTS["large"],
+    }
+    sc = load_scenario(
+        "textbook",
+        as_overrides(
+            {
+                "population.segments": segments,
+                "churn.tenure_profile.monthly": [1.0, 0.5],
+                "churn.tenure_profile.onboarding_completion": 0.2,
+            }
+        ),
+    )
+    small, large = (sc.segment_table()[s].churn.tenure_profile for s in ("small", "large"))
+    assert large == sc.churn.tenure_profile
+    assert small.monthly == [3.0] and small.onboarding_completion == 0.2
+    assert [p.monthly for p in segment_profiles(sc)] == [[3.0], [1.0, 0.5]]
+    assert "tenure" in [t.name for t in active_terms(sc)]
+    # one segment's profile alone switches the term on
+    only = load_scenario("textbook", as_overrides({"population.segments": segments}))
+    assert "tenure" in [t.name for t in active_terms(only)]
+
+
+def test_each_segment_follows_the_beta_mixture_of_its_own_profile():
+    """Known answer per segment: the exact Beta mixture of each segment's own profile (and
+    onboarding q), within 4 binomial SEs of that segment's accounts (about N / 2 each)."""
+    a, b, t_max = 2.0, 30.0, 8
+    own, wide = [2.0, 1.5, -1.0], [-1.0, 0.5]
+    segments = {
+        "small": {
+            **_TWO_SEGMENTS["small"],
+            "churn": {"tenure_profile": {"monthly": own, "onboarding_completion": 0.3}},
+        },
+        "large": _TWO_SEGMENTS["large"],
+    }
+    sets = {
+        "population.initial_accounts": N,
+        "population.segments": segments,
+        "horizon_months": t_max + 1,
+        "churn.monthly.alpha": a,
+        "churn.monthly.beta": b,
+        "churn.tenure_profile.monthly": wide,
+    }
+    result = simlib.simulate("textbook", replications=1, seed=6, overrides=sets)
+    seg = result.accounts["segment"].astype(str).to_numpy()
+    for name, profile, q in (("small", own, 0.3), ("large", wide, 0.0)):
+        part = SimpleNamespace(accounts=result.accounts[seg == name])
+        n = int((seg == name).sum())
+        assert n > 0.45 * N
+        exact = _exact_survival(a, b, profile, t_max, q)
+        _assert_within(_observed_survival(part, t_max), exact, n)
+
+
+def test_profiles_written_per_segment_equal_to_the_wide_one_change_nothing_to_the_bit():
+    """Absent per-segment profiles are today's single profile; the same profile written in
+    every segment (or an all-zero one where the wide one is empty) gives the same tables."""
+    profile = {"monthly": [1.0, 2.0, 0.5], "onboarding_completion": 0.25}
+    base = {
+        "population.initial_accounts": 3000,
+        "horizon_months": 13,
+        "population.segments": _TWO_SEGMENTS,
+        "churn.tenure_profile": profile,
+    }
+    wide = simlib.simulate("textbook", replications=1, seed=3, overrides=base)
+    written = {
+        name: {**seg, "churn": {"tenure_profile": profile}} for name, seg in _TWO_SEGMENTS.items()
+    }
+    per = simlib.simulate(
+        "textbook",
+        replications=1,
+        seed=3,
+        overrides=base | {"churn.tenure_profile": {}, "population.segments": written},
+    )
+    assert wide.accounts["lifetime_months"].tolist() == per.accounts["lifetime_months"].tolist()
+    assert wide.monthly["mrr"].tolist() == per.monthly["mrr"].tolist()
+    # no profile in one segment only (empty lists merged over the wide one): that segment is
+    # exactly as with no profile at all, the other as with the wide one
+    none = {"tenure_profile": {"monthly": [], "annual": []}}
+    zero = dict(written, large={**_TWO_SEGMENTS["large"], "churn": none})
+    mixed = simlib.simulate(
+        "textbook", replications=1, seed=3, overrides=base | {"population.segments": zero}
+    )
+    plain = simlib.simulate(
+        "textbook",
+        replications=1,
+        seed=3,
+        overrides={k: v for k, v in base.items() if k != "churn.tenure_profile"},
+    )
+    large = mixed.accounts["segment"].astype(str) == "large"
+    assert (mixed.accounts["account_key"] == plain.accounts["account_key"]).all()
+    assert (
+        mixed.accounts.loc[large, "lifetime_months"].tolist()
+        == plain.accounts.loc[large, "lifetime_months"].tolist()
+    )
+    small = ~large
+    assert (
+        mixed.accounts.loc[small, "lifetime_months"].tolist()
+        == wide.accounts.loc[small, "lifetime_months"].tolist()
+    )

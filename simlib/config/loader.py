@@ -419,14 +419,15 @@ def _fill_segment(
     mrr: Any,
     filled: set[str] | None,
 ) -> None:
-    """Fill one segment's inherited values (churn, fit, annual share, plans, plan mix) in place."""
+    """Fill one segment's inherited values (churn and its tenure profile, fit, annual share,
+    plans, plan mix) in place."""
     churn, sat, contracts = (inherited[b] for b in ("churn", "satisfaction", "contracts"))
     found: set[str] = set()
     seg_churn = seg.setdefault("churn", {}) or {}
     seg["churn"] = seg_churn
     if isinstance(seg_churn, dict):
         defaults = ChurnConfig()
-        for kind in ("monthly", "annual"):
+        for kind in ("monthly", "annual", "tenure_profile"):
             base = churn.get(kind) or getattr(defaults, kind).model_dump()
             if isinstance(seg_churn.get(kind), dict) and isinstance(base, dict):
                 seg_churn[kind] = deep_merge(base, seg_churn[kind])

@@ -17,15 +17,25 @@ from .base import (
     Probability,
     Strict,
 )
+from .renewal import TenureProfile
 
 __all__ = ["Acquisition", "Population", "Segment", "SegmentChurn"]
 
 
 class SegmentChurn(Strict):
-    """Per-segment override of the churn Beta distributions (unset: the scenario's ``churn``)."""
+    """Per-segment override of the churn Beta distributions and of the tenure profile (unset:
+    the scenario's ``churn``; a partial mapping is merged over it, key by key)."""
 
     monthly: BetaDist | None = Field(default=None, description="override of churn.monthly")
     annual: BetaDist | None = Field(default=None, description="override of churn.annual")
+    tenure_profile: TenureProfile | None = Field(
+        default=None,
+        description=(
+            "override of churn.tenure_profile for this segment's accounts (early-life churn: "
+            "log-odds added at the first renewals, onboarding completion); unset: the "
+            "scenario-wide profile"
+        ),
+    )
 
 
 class Segment(Strict):

@@ -31,8 +31,13 @@ log(1 - q))``, common between scenarios). A renewal with ``tau >= C`` (onboardin
 the end of that month) gets the later-tenure odds: nothing is added. ``q = 1`` cancels the
 profile; ``q = 0`` (the default) leaves it as the table says.
 
-With an empty or all-zero profile the term is not switched on, so every result stays the same to
-the bit.
+**Per segment.** ``population.segments.<S>.churn.tenure_profile`` gives segment ``S`` a profile
+of its own (the same keys; a partial mapping is merged over the scenario-wide one, and an absent
+one inherits it, filled in by :func:`simlib.config.loader.fill_defaults`). Each account's
+renewals use its own segment's profile, and its onboarding its segment's ``q``.
+
+With an empty or all-zero profile in every segment the term is not switched on, so every result
+stays the same to the bit.
 """
 
 from __future__ import annotations
@@ -42,10 +47,11 @@ from numpy.typing import NDArray
 
 from ..account import CONTRACT_ANNUAL
 from ..churn_odds import register_churn_odds_term
+from ..config.renewal import TenureProfile
 from ..engine import Simulation
 from ..scenario import Scenario
 
-__all__ = ["onboarding_month", "renewal_number"]
+__all__ = ["onboarding_month", "renewal_number", "segment_profiles"]
 
 #: Slot of the onboarding draw in stream ``onboarding`` (one draw per account).
 SLOT_ONBOARDING = 0
@@ -80,8 +86,18 @@ def _renewal_month(sim: Simulation) -> int:
     return sim.month - 1 if getattr(sim, "_closing", False) else sim.month
 
 
+def segment_profiles(scenario: Scenario) -> list[TenureProfile]:
+    """The tenure profile of each segment, by segment code (the order of
+    :meth:`Scenario.segment_table`): its own ``churn.tenure_profile``, else the scenario's."""
+    wide = scenario.churn.tenure_profile
+    return [
+        seg.churn.tenure_profile if seg.churn.tenure_profile is not None else wide
+        for seg in scenario.segment_table().values()
+    ]
+
+
 def _enabled(scenario: Scenario) -> bool:
-    return scenario.churn.tenure_profile.active
+    return any(profile.active for profile in segment_profiles(scenario))
 
 
 def _profile_table(values: list[float], n: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -90,12 +106,11 @@ def _profile_table(values: list[float], n: NDArray[np.int64]) -> NDArray[np.floa
     return table[np.clip(n, 0, len(values) + 1)] * ((n >= 1) & (n <= len(values)))
 
 
-@register_churn_odds_term("tenure", order=15, enabled=_enabled)
-def _tenure(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64] | None:
-    """``d[n]`` of ``churn.tenure_profile`` at each row's renewal number ``n`` (0 past the list
-    and once onboarding has completed); None when nothing is added for these rows."""
-    cfg = sim.scenario.churn.tenure_profile
-    month = _renewal_month(sim)
+def _profile_shift(
+    sim: Simulation, rows: NDArray[np.intp], month: int, cfg: TenureProfile
+) -> NDArray[np.float64]:
+    """``d[n]`` of profile ``cfg`` at each row's renewal at the end of ``month`` (0 past the
+    list and once onboarding has completed)."""
     n = renewal_number(sim, rows, month)
     annual = sim.book.contract[rows] == CONTRACT_ANNUAL
     shift = np.where(annual, _profile_table(cfg.annual, n), _profile_table(cfg.monthly, n))
@@ -103,6 +118,24 @@ def _tenure(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64] | No
         tau = month - sim.book.anniversary[rows].astype(np.int64) + 1
         done = onboarding_month(sim, rows, cfg.onboarding_completion) <= tau
         shift[done] = 0.0
+    return shift
+
+
+@register_churn_odds_term("tenure", order=15, enabled=_enabled)
+def _tenure(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64] | None:
+    """``d[n]`` of each row's segment's tenure profile at its renewal number ``n`` (0 past the
+    list and once onboarding has completed); None when nothing is added for these rows."""
+    profiles = segment_profiles(sim.scenario)
+    month = _renewal_month(sim)
+    if all(p == profiles[0] for p in profiles):  # one profile for every segment
+        shift = _profile_shift(sim, rows, month, profiles[0])
+    else:
+        shift = np.zeros(rows.size)
+        seg = sim.book.segment[rows]
+        for code, cfg in enumerate(profiles):
+            sel = np.flatnonzero(seg == code)
+            if sel.size and cfg.active:
+                shift[sel] = _profile_shift(sim, rows[sel], month, cfg)
     if not shift.any():
         return None
     return shift
