@@ -73,8 +73,10 @@ Timing = Annotated[
             "random: any month; renewal: the month ending in the account's renewal (every month "
             "on a monthly contract); before_renewal: within days_before_renewal of it; "
             "usage_spike: the month usage first reaches usage.near_limit; onboarding: the month "
-            "onboarding completes (tenure = min_tenure_months); request: a month the account "
-            "asks about features (offers.moments.request_rate)"
+            "onboarding completes (tenure = min_tenure_months; where "
+            "churn.tenure_profile.onboarding_completion > 0, the month after the account's "
+            "onboarding completed); request: a month the account asks about features "
+            "(offers.moments.request_rate)"
         )
     ),
 ]
@@ -298,7 +300,9 @@ class Moments(Strict):
         default=0.0,
         description=(
             "log-odds added in the onboarding_window_months from the month onboarding completes "
-            "(tenure = the kind's min_tenure_months)"
+            "(tenure = the kind's min_tenure_months; where "
+            "churn.tenure_profile.onboarding_completion > 0, in the onboarding_window_months "
+            "after the account's onboarding completed)"
         ),
     )
     onboarding_window_months: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = Field(

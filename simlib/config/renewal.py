@@ -62,6 +62,15 @@ class TenureProfile(Strict):
             "sooner than the profile says"
         ),
     )
+    onboarding_touch_effect: NonNegative = Field(
+        default=0.0,
+        description=(
+            "how much a month with a CS touch (a CSM touch, a served alert or a tech-touch "
+            "campaign, as the coverage actor counts them) raises that month's hazard of "
+            "completing onboarding: -log(1 - onboarding_completion) x (1 + this); 0 = touches "
+            "do not speed onboarding (simlib.model.tenure)"
+        ),
+    )
 
     @property
     def active(self) -> bool:

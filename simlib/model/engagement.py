@@ -14,6 +14,11 @@ excepted: they are made at the renewal itself), the log-odds of acceptance gain:
     + request x [the account asks about features in m]
     + off_moment x [none of the four]
 
+When onboarding completion is simulated (``churn.tenure_profile.onboarding_completion`` > 0
+for the account's segment, :mod:`simlib.model.tenure`), the onboarding moment is instead
+``[1 <= m - onboarded_month <= onboarding_window_months]``: onboarding completed (at the end of
+month ``onboarded_month``) within the last ``onboarding_window_months`` months.
+
 An account asks about features in month ``m`` when a keyed uniform (stream ``feature_request``,
 slot ``m``) is below ``request_rate``; timing ``request`` targets those months.
 
@@ -47,6 +52,7 @@ from numpy.typing import NDArray
 
 from ..account import CONTRACT_ANNUAL
 from ..churn_odds import register_churn_odds_term
+from .tenure import just_onboarded
 
 if TYPE_CHECKING:
     from ..engine import Simulation
@@ -92,6 +98,7 @@ def _at_moment(
     near = book.usage[rows] >= sim.scenario.usage.near_limit
     since = month - book.start_month[rows] - min_tenure
     onboarding = (since >= 0) & (since < cfg.onboarding_window_months)
+    onboarding = just_onboarded(sim, rows, month, cfg.onboarding_window_months, onboarding)
     return [
         (cfg.renewal, renewal),
         (cfg.near_limit, near),

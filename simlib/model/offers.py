@@ -8,7 +8,8 @@ does the rest, vectorized over the book, once a month after billing and CS cover
 1. **Targeting** (``offers.kinds.K``): alive, onboarding done, healthy enough, usage near the
    limit if asked, segment / tier, cool-down and yearly cap (any kind), no deal in approval, no
    MRR change pending, the timing (random, renewal month, days before renewal, usage spike,
-   onboarding completion), channel ``csm`` only for accounts in a CSM book, then a keyed draw
+   onboarding: the month tenure reaches ``min_tenure_months``, or, where onboarding completion
+   is simulated, the month after it completed), channel ``csm`` only for accounts in a CSM book, then a keyed draw
    below ``monthly_rate`` (stream ``offer_target.K``). Downsell is made to accounts about to
    churn, through the renewal desk's save handler, and keeps those who accept.
 2. **Acceptance**: P = logistic(base_intent + satisfaction_to_intent x (satisfaction - 0.5)
@@ -80,6 +81,7 @@ from .budget import EPS, Budgets, FiscalCalendar
 from .engagement import after_offers, age_pressure, ensure_columns, moment_log_odds, requested
 from .population import SLOT_RISK
 from .renewal import RenewalDesk
+from .tenure import just_onboarded
 
 if TYPE_CHECKING:
     from ..scenario import CustomOfferKindSpec, DownsellSpec
@@ -442,8 +444,9 @@ class OfferEngine(Actor):
             elif spec.timing == "before_renewal":
                 window = int(np.ceil(spec.days_before_renewal / DAYS_PER_MONTH))
                 ok = ~annual | (into >= 12 - max(window, 1))
-            elif spec.timing == "onboarding":
+            elif spec.timing == "onboarding":  # completion when simulated (model.tenure)
                 ok = month - book.start_month[rows] == spec.min_tenure_months
+                ok = just_onboarded(sim, rows, month, 1, ok)
             elif spec.timing == "request":
                 ok = requested(sim, rows, month)
             else:  # usage_spike

@@ -127,6 +127,14 @@ class CoverageActor(Actor):
     def start(self):
         return self.team.start()
 
+    def touch_counts(self, rows: NDArray[np.intp]) -> NDArray[np.int64]:
+        """CS touches each row has had so far: CSM touches and served alerts (``touches``) plus
+        tech-touch campaigns (``tech_touches``), counted when their effect lands (a weekly plan,
+        a served alert's flush, a month's campaigns). Read-only: a mechanism that acts on
+        touches compares two readings."""
+        book = self.sim.book
+        return book.touches[rows].astype(np.int64) + book.tech_touches[rows]
+
     def touch(self, rows: NDArray[np.intp], effect: float | NDArray[np.float64]) -> None:
         """:func:`apply_touch` to ``rows`` (distinct), for this run."""
         apply_touch(self.sim, rows, effect)
