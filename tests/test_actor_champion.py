@@ -148,7 +148,7 @@ def test_champion_turnover_never_lengthens_an_accounts_life():
         "coverage.policy=none",
     ]
     runs = {
-        name: _run("b2b_saas", [*over, *extra], seed=4)[0]
+        name: _run("b2b_saas_no_offers", [*over, *extra], seed=4)[0]
         for name, extra in {
             "off": ["champion.enabled=false"],
             "low": ["champion.monthly_turnover=0.015"],
@@ -172,8 +172,8 @@ def test_zero_turnover_is_the_same_as_no_champions():
     """A turnover of 0 moves nobody: every table equals the run without the mechanism (same
     seed), except that ``champions_lost`` is recorded (all zeros)."""
     over = ["population.initial_accounts=1500", "horizon_months=24"]
-    off = simlib.simulate("b2b_saas", seed=5, overrides=[*over, "champion.enabled=false"])
-    zero = simlib.simulate("b2b_saas", seed=5, overrides=[*over, "champion.monthly_turnover=0"])
+    off = simlib.simulate("b2b_saas_no_offers", seed=5, overrides=[*over, "champion.enabled=false"])
+    zero = simlib.simulate("b2b_saas_no_offers", seed=5, overrides=[*over, "champion.monthly_turnover=0"])
     assert (zero.monthly["champions_lost"] == 0).all()
     cols = [c for c in zero.monthly.columns if c != "champions_lost"]
     pdt.assert_frame_equal(zero.monthly[cols], off.monthly[cols], check_exact=True)

@@ -140,7 +140,7 @@ def test_referred_accounts_join_their_referrers_segment():
     """Only enterprise accounts can become promoters (their fit is 0.9, the others' 0.3), so
     every referred account is an enterprise account, though enterprise is 5 % of new accounts."""
     sim, _ = _run(
-        "b2b_saas",
+        "b2b_saas_no_offers",
         [
             "population.initial_accounts=2000",
             "horizon_months=12",
@@ -266,9 +266,9 @@ def test_loyalty_without_referrals_only_observes():
     every monthly and account figure of b2b_saas (CS coverage, champions, satisfaction, churn)
     exactly as it was, for the same seed."""
     over = ["population.initial_accounts=1500", "horizon_months=24"]
-    off = simlib.simulate("b2b_saas", seed=8, overrides=over)
+    off = simlib.simulate("b2b_saas_no_offers", seed=8, overrides=over)
     on = simlib.simulate(
-        "b2b_saas",
+        "b2b_saas_no_offers",
         seed=8,
         overrides=[
             *over,

@@ -37,7 +37,7 @@ def test_starting_usage_is_the_segment_beta_quantile_of_a_keyed_uniform():
     still at fit). Quantiles are compared through the CDF: |F(x) - u| <= 1e-5 (the accuracy
     promised by simlib.distributions), and a draw below 0.01 is kept at 0.01."""
     scenario = simlib.load_scenario(
-        "b2b_saas",
+        "b2b_saas_no_offers",
         [
             "population.initial_accounts=4000",
             "population.segments.smb.usage={alpha: 5, beta: 2}",
@@ -248,8 +248,8 @@ def test_usage_runs_only_when_an_offer_kind_is_on_and_changes_no_fate():
     """Without offers there is no usage actor, column or monthly figure; with one (offering
     nothing) usage is tracked and every account's life is what it was."""
     over = ["population.initial_accounts=1500", "horizon_months=24"]
-    off = Simulation(simlib.load_scenario("b2b_saas", over), seed=7).run()
-    on = Simulation(simlib.load_scenario("b2b_saas", [*over, *USAGE_ON]), seed=7).run()
+    off = Simulation(simlib.load_scenario("b2b_saas_no_offers", over), seed=7).run()
+    on = Simulation(simlib.load_scenario("b2b_saas_no_offers", [*over, *USAGE_ON]), seed=7).run()
     assert off.actor("usage") is None and on.actor("usage") is not None
     assert "usage" not in off.book.columns and "mean_usage" not in off.ledger.columns
     assert (on.book.usage[on.book.alive] > 0).all()

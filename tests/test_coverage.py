@@ -21,7 +21,7 @@ SMALL = ["population.initial_accounts=1500", "horizon_months=24"]
 
 def test_coverage_none_changes_nothing_and_costs_nothing():
     core = simlib.simulate(
-        "b2b_saas", seed=2, overrides=[*SMALL, "coverage.policy=none", "coverage.csm.count=0"]
+        "b2b_saas_no_offers", seed=2, overrides=[*SMALL, "coverage.policy=none", "coverage.csm.count=0"]
     )
     none = simlib.simulate("coverage_none", seed=2, overrides=SMALL)
     none.monthly["scenario"] = core.monthly["scenario"]
@@ -31,7 +31,7 @@ def test_coverage_none_changes_nothing_and_costs_nothing():
 
 
 def test_presets_differ_only_in_coverage():
-    base = simlib.load_scenario("b2b_saas").model_dump()
+    base = simlib.load_scenario("b2b_saas_no_offers").model_dump()
     for name in ("coverage_none", "coverage_uniform", "coverage_tiered"):
         other = simlib.load_scenario(name).model_dump()
         diff = {k for k in base if base[k] != other[k]}
@@ -56,7 +56,7 @@ def test_tiered_policy_puts_the_biggest_accounts_high_touch():
 
 def test_arr_thresholds_and_yaml_rules():
     th = simlib.simulate(
-        "b2b_saas",
+        "b2b_saas_no_offers",
         seed=4,
         overrides=[
             *SMALL,
@@ -71,7 +71,7 @@ def test_arr_thresholds_and_yaml_rules():
     assert (acc.loc[arr >= 100000, "initial_tier"] == 3).all()
     assert (acc.loc[arr < 10000, "initial_tier"] == 1).all()
     rules = simlib.simulate(
-        "b2b_saas",
+        "b2b_saas_no_offers",
         seed=4,
         overrides=[
             *SMALL,

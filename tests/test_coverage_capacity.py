@@ -81,7 +81,7 @@ def test_more_csms_never_cover_fewer_accounts_by_the_slots(high, low):
 
 def _counts_run(seed, count, extra=()):
     return simlib.simulate(
-        "b2b_saas",
+        "b2b_saas_no_offers",
         seed=seed,
         overrides=[*CAPACITY, *SAME_ALIVE, f"coverage.csm.count={count}", *extra],
     ).monthly
@@ -109,7 +109,7 @@ def test_short_hours_cover_the_top_of_the_priority_list():
     """With too few hours, the covered accounts are the highest LTV potential: every high-touch
     account's potential is at least every low-touch one's, and theirs every tech one's."""
     scenario = simlib.load_scenario(
-        "b2b_saas", [*CAPACITY, "coverage.csm.count=2", "horizon_months=1"]
+        "b2b_saas_no_offers", [*CAPACITY, "coverage.csm.count=2", "horizon_months=1"]
     )
     sim = Simulation(scenario, seed=3).run()  # the month-0 assignment only
     rows = np.arange(sim.book.n)  # every account the month-0 assignment tiered
@@ -128,12 +128,12 @@ def test_with_hours_for_everyone_capacity_is_the_share_policy():
     for growth in ("false", "true"):
         common = [*SMALL, "coverage.csm.count=200", f"coverage.growth.enabled={growth}"]
         shares = run_replication(
-            simlib.load_scenario("b2b_saas", [*common, "coverage.policy=tiered_by_ltv_potential"]),
+            simlib.load_scenario("b2b_saas_no_offers", [*common, "coverage.policy=tiered_by_ltv_potential"]),
             4,
             0,
         )
         capacity = run_replication(
-            simlib.load_scenario("b2b_saas", [*common, "coverage.policy=by_capacity"]), 4, 0
+            simlib.load_scenario("b2b_saas_no_offers", [*common, "coverage.policy=by_capacity"]), 4, 0
         )
         for a, b in zip(shares[:2], capacity[:2], strict=True):
             pdt.assert_frame_equal(a, b[a.columns], check_exact=True)
@@ -187,7 +187,7 @@ def test_growth_potential_known_answer():
     """The growth formula on one hand-built book: margin x 12 x MRR x (1 + u x (top / plan -
     1)) x years x exp(b x (satisfaction - mean fit))."""
     scenario = simlib.load_scenario(
-        "b2b_saas", [*CAPACITY, "coverage.growth.enabled=true", "coverage.growth.health_effect=1.5"]
+        "b2b_saas_no_offers", [*CAPACITY, "coverage.growth.enabled=true", "coverage.growth.health_effect=1.5"]
     )
     sim = Simulation(scenario.model_copy(update={"horizon_months": 1}), seed=1).run()
     book = sim.book
@@ -214,7 +214,7 @@ def test_growth_potential_known_answer():
     )
     np.testing.assert_allclose(got, want, rtol=1e-12)
     # off: the potential at arrival (top plan x size), whatever the MRR and satisfaction
-    off = Simulation(simlib.load_scenario("b2b_saas", [*CAPACITY, "horizon_months=1"]), seed=1)
+    off = Simulation(simlib.load_scenario("b2b_saas_no_offers", [*CAPACITY, "horizon_months=1"]), seed=1)
     off.run()
     before = policies.ltv_potential(off, np.arange(5))
     off.book.mrr[:5] *= 3.0
@@ -242,11 +242,11 @@ def test_digital_pool_is_a_first_come_first_served_server():
 
 def test_digital_pool_serves_tech_alerts_within_its_hours_and_saves_accounts():
     base = [*SMALL, "coverage.policy=tiered_by_ltv_potential"]
-    off = simlib.simulate("b2b_saas", seed=7, overrides=base)
+    off = simlib.simulate("b2b_saas_no_offers", seed=7, overrides=base)
     assert not any(c.startswith("digital_") for c in off.monthly.columns)
     runs = {
         h: simlib.simulate(
-            "b2b_saas", seed=7, overrides=[*base, f"coverage.digital.hours_per_week={h}"]
+            "b2b_saas_no_offers", seed=7, overrides=[*base, f"coverage.digital.hours_per_week={h}"]
         )
         for h in (5, 40)
     }
@@ -257,7 +257,7 @@ def test_digital_pool_serves_tech_alerts_within_its_hours_and_saves_accounts():
         assert (m["digital_hours_worked"] <= h / WEEK + 1e-9).all()
         assert m["digital_alerts_served"].sum() > 0
     # the pool's cost a month: its hours at a CSM's hourly cost (9,000 / (30 h / WEEK))
-    scenario = simlib.load_scenario("b2b_saas", [*base, "coverage.digital.hours_per_week=5"])
+    scenario = simlib.load_scenario("b2b_saas_no_offers", [*base, "coverage.digital.hours_per_week=5"])
     desk = Simulation(scenario, seed=7).actor("coverage").digital
     assert desk.cost_per_month == pytest.approx(5 / WEEK * 9000 / (30 / WEEK), rel=1e-12)
     assert (
@@ -277,7 +277,7 @@ def test_everything_off_by_default_adds_no_columns():
     assert cfg.policy == "none" and not cfg.growth.enabled and cfg.digital.hours_per_week == 0
     res = run_replication(
         simlib.load_scenario(
-            "b2b_saas",
+            "b2b_saas_no_offers",
             [
                 *SMALL,
                 "coverage.policy=tiered_by_ltv_potential",
@@ -307,7 +307,7 @@ def test_everything_off_by_default_adds_no_columns():
 )
 def test_bad_capacity_input(override, words):
     with pytest.raises(ScenarioError) as info:
-        simlib.load_scenario("b2b_saas", override)
+        simlib.load_scenario("b2b_saas_no_offers", override)
     assert words in str(info.value)
 
 
@@ -371,13 +371,13 @@ def test_touches_are_skipped_only_for_lack_of_hours():
     plan left (planned share 1, many alerts), touches are skipped and show in the column."""
     for count in (1, 3, 12):
         m = simlib.simulate(
-            "b2b_saas",
+            "b2b_saas_no_offers",
             seed=8,
             overrides=[*CAPACITY, f"coverage.csm.count={count}", "coverage.alerts.enabled=false"],
         ).monthly
         assert m["touches_skipped"].sum() == 0 and m["touches_done"].sum() > 0
     busy = simlib.simulate(
-        "b2b_saas",
+        "b2b_saas_no_offers",
         seed=8,
         overrides=[
             *CAPACITY,

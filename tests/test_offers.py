@@ -43,10 +43,10 @@ def _reconciles(monthly) -> bool:
 
 def test_every_offer_off_gives_b2b_saas_exactly():
     off = [f"offers.kinds.{k}.enabled=false" for k in ALL_KINDS]
-    base = simlib.simulate("b2b_saas", seed=5, overrides=SMALL)
+    base = simlib.simulate("b2b_saas_no_offers", seed=5, overrides=SMALL)
     # approvals, budgets and a catalogue on, but nothing offered: nothing may change
     same = simlib.simulate(
-        "b2b_approval_friction", seed=5, overrides=[*SMALL, *off, "name=b2b_saas"]
+        "b2b_approval_friction", seed=5, overrides=[*SMALL, *off, "name=b2b_saas_no_offers"]
     )
     pdt.assert_frame_equal(base.monthly, same.monthly, check_exact=True)
     pdt.assert_frame_equal(base.accounts, same.accounts, check_exact=True)
@@ -203,7 +203,7 @@ def test_waterfall_reconciles_with_expansion_and_contraction():
 
 def test_downsell_saves_lower_churn_and_lower_arpa():
     over = ["population.initial_accounts=2000", "horizon_months=24"]
-    base = simlib.simulate("b2b_saas", seed=12, overrides=over)
+    base = simlib.simulate("b2b_saas_no_offers", seed=12, overrides=over)
     saves = simlib.simulate("downsell_saves", seed=12, overrides=over)
     b, s = base.summary.iloc[0], saves.summary.iloc[0]
     assert s["logo_churn_monthly"] < 0.85 * b["logo_churn_monthly"]
@@ -244,7 +244,7 @@ def test_downsell_changes_mrr_at_the_billing_after_the_renewal():
 
 
 def test_an_mrr_change_for_the_current_month_only_while_closing_the_previous():
-    sim = Simulation(simlib.load_scenario("b2b_saas", SMALL), seed=1)
+    sim = Simulation(simlib.load_scenario("b2b_saas_no_offers", SMALL), seed=1)
     rows = np.arange(3)
     with pytest.raises(SimulationError, match="later month"):
         sim.change_mrr(rows, np.ones(3), sim.month)
@@ -267,7 +267,7 @@ def test_downsell_as_a_discount_books_its_cost():
 
 
 def test_term_conversion_raises_the_annual_share():
-    base = simlib.simulate("b2b_saas", seed=13, overrides=SMALL)
+    base = simlib.simulate("b2b_saas_no_offers", seed=13, overrides=SMALL)
     conv = simlib.simulate("annual_conversion", seed=13, overrides=SMALL)
 
     def annual_share(res) -> float:
@@ -291,9 +291,9 @@ def test_usage_timed_upsell_offers_only_near_the_limit():
 
 
 def test_referrals_leave_paid_acquisition_untouched():
-    plain = simlib.simulate("b2b_saas", seed=15, overrides=SMALL)
+    plain = simlib.simulate("b2b_saas_no_offers", seed=15, overrides=SMALL)
     loyal = simlib.simulate(
-        "b2b_saas",
+        "b2b_saas_no_offers",
         seed=15,
         overrides=[*SMALL, "loyalty.enabled=true", "loyalty.champion_referral=1"],
     )
@@ -322,7 +322,7 @@ def test_referrals_leave_paid_acquisition_untouched():
             "offers.kinds.upsell.target_plans: plan(s) ['platinum']",
         ),
         (
-            "b2b_saas",
+            "b2b_saas_no_offers",
             "population.segments.smb.fiscal_year_start_month=13",
             "population.segments.smb.fiscal_year_start_month: must be <= 12",
         ),
@@ -336,10 +336,10 @@ def test_referrals_leave_paid_acquisition_untouched():
             "offers.addons.sso.relevance={smb: 0.5, retail: 0.5}",
             "offers.addons.sso.relevance: segment(s) ['retail']",
         ),
-        ("b2b_saas", "offers.kinds.upsel.enabled=true", "did you mean 'upsell'"),
-        ("b2b_saas", "budget.on_shortfall=wait", "budget.on_shortfall: must be 'defer' or 'lose'"),
+        ("b2b_saas_no_offers", "offers.kinds.upsel.enabled=true", "did you mean 'upsell'"),
+        ("b2b_saas_no_offers", "budget.on_shortfall=wait", "budget.on_shortfall: must be 'defer' or 'lose'"),
         (
-            "b2b_saas",
+            "b2b_saas_no_offers",
             "population.segments.smb.plan_limits={gold: 5}",
             "plan_limits names plan(s) ['gold']",
         ),

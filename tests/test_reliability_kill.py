@@ -36,9 +36,9 @@ replications: 3
 seed: 5
 set: {population.initial_accounts: 400, horizon_months: 24}
 scenarios:
-  - scenario: b2b_saas
+  - scenario: b2b_saas_no_offers
   - name: stronger satisfaction link
-    scenario: b2b_saas
+    scenario: b2b_saas_no_offers
     set: {churn.satisfaction_effect: 4.0}
   - scenario: coverage_none
   - scenario: textbook
@@ -128,7 +128,7 @@ def test_dask_worker_killed_mid_run_gives_identical_results() -> None:
     from simlib.executors import DaskExecutor
 
     scenario = simlib.load_scenario(
-        "b2b_saas", ["population.initial_accounts=50000", "horizon_months=120"]
+        "b2b_saas_no_offers", ["population.initial_accounts=50000", "horizon_months=120"]
     )
     reference = simlib.simulate(scenario, replications=4, seed=7, workers=1)
     killed: list[int] = []
@@ -167,7 +167,7 @@ replications: 2
 seed: 1
 set: {population.initial_accounts: 200, horizon_months: 24}
 scenarios:
-  - scenario: b2b_saas
+  - scenario: b2b_saas_no_offers
   - scenario: textbook
 notebooks:
   scenario: [scenario_report]

@@ -23,7 +23,7 @@ SMALL = [
 @pytest.fixture(scope="module")
 def run_folder(run_cli, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "result"
-    args = ["run", "b2b_saas", "-r", "3", "--seed", "5", "--out", str(out), "-q"]
+    args = ["run", "b2b_saas_no_offers", "-r", "3", "--seed", "5", "--out", str(out), "-q"]
     for item in SMALL:
         args += ["--set", item]
     code, _stdout, stderr = run_cli(*args)
@@ -75,9 +75,9 @@ def test_end_month_is_null_exactly_for_accounts_alive_at_the_horizon(run_folder)
 
 
 def test_same_seed_gives_identical_tables_and_another_seed_does_not():
-    a = simlib.simulate("b2b_saas", replications=2, seed=1, overrides=SMALL)
-    b = simlib.simulate("b2b_saas", replications=2, seed=1, overrides=SMALL)
-    c = simlib.simulate("b2b_saas", replications=2, seed=2, overrides=SMALL)
+    a = simlib.simulate("b2b_saas_no_offers", replications=2, seed=1, overrides=SMALL)
+    b = simlib.simulate("b2b_saas_no_offers", replications=2, seed=1, overrides=SMALL)
+    c = simlib.simulate("b2b_saas_no_offers", replications=2, seed=2, overrides=SMALL)
     for name in ("monthly", "accounts", "summary"):
         pdt.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
     assert not a.accounts["lifetime_months"].equals(c.accounts["lifetime_months"])
@@ -85,7 +85,7 @@ def test_same_seed_gives_identical_tables_and_another_seed_does_not():
 
 
 def test_replication_r_does_not_depend_on_how_many_run():
-    one = simlib.simulate("b2b_saas", replications=3, seed=9, overrides=SMALL)
+    one = simlib.simulate("b2b_saas_no_offers", replications=3, seed=9, overrides=SMALL)
     alone = simlib.run_replication(one.scenario, 9, 2)[2]
     row = one.summary[one.summary["replication"] == 2].iloc[0]
     assert row["revenue"] == alone["revenue"] and row["ltv_mean"] == alone["ltv_mean"]
@@ -112,7 +112,7 @@ def test_common_random_numbers_same_accounts_same_luck():
 
 
 def test_summary_figures_are_consistent_with_the_tables():
-    res = simlib.simulate("b2b_saas", seed=4, overrides=SMALL)
+    res = simlib.simulate("b2b_saas_no_offers", seed=4, overrides=SMALL)
     s = res.summary.iloc[0]
     m = res.monthly
     assert s["revenue"] == pytest.approx(m["revenue"].sum())

@@ -44,14 +44,14 @@ def _waterfall_gap(monthly: pd.DataFrame) -> float:
 
 
 def test_off_is_absent_and_gives_the_same_tables_to_the_bit() -> None:
-    base = _sim("b2b_saas", SMALL)
+    base = _sim("b2b_saas_no_offers", SMALL)
     # a rise configured but not switched on, and a rise of 0 switched on: nothing runs
     for extra in (["pricing.pct=0.1"], ["pricing.enabled=true"], ["seats.reference_seats=3"]):
-        other = _sim("b2b_saas", SMALL + extra)
+        other = _sim("b2b_saas_no_offers", SMALL + extra)
         assert not {a.name for a in other.actors} & {"seats", "pricing"}
         assert "price_rise" not in {t.name for t in active_terms(other.scenario)}
         pd.testing.assert_frame_equal(monthly_table(base), monthly_table(other))
-    on = _sim("b2b_saas", SMALL + PRICE_RISE + ["seats.enabled=true"])
+    on = _sim("b2b_saas_no_offers", SMALL + PRICE_RISE + ["seats.enabled=true"])
     assert {"seats", "pricing"} <= {a.name for a in on.actors}
     assert "price_rise" in {t.name for t in active_terms(on.scenario)}
 
@@ -72,7 +72,7 @@ def test_the_waterfall_reconciles_every_month_with_seats_price_rises_and_offers(
             "acquisition.new_accounts_per_month=60",
         ]
     )
-    for preset in ("b2b_saas", "b2b_no_friction"):
+    for preset in ("b2b_saas_no_offers", "b2b_no_friction"):
         sim = _sim(preset, overrides)
         monthly = monthly_table(sim)
         assert monthly["expansion_mrr"].sum() > 0 and monthly["contraction_mrr"].sum() > 0
@@ -87,8 +87,8 @@ def test_seats_start_from_size_and_move_mrr_by_the_price_per_seat() -> None:
     """Alone (no offers, no price rise), every account's MRR stays price per seat x seats:
     final MRR = arrival MRR x seats / arrival seats, and arrival MRR is unchanged by seats."""
     overrides = [*SMALL, "seats.enabled=true", "seats.add_rate=0.05", "seats.remove_rate=0.03"]
-    on = _sim("b2b_saas", overrides)
-    off = _sim("b2b_saas", SMALL)
+    on = _sim("b2b_saas_no_offers", overrides)
+    off = _sim("b2b_saas_no_offers", SMALL)
     book = on.book
     np.testing.assert_array_equal(book.initial_mrr, off.book.initial_mrr[: book.n])
     start = initial_seats(book.size, on.scenario.seats.reference_seats)
@@ -132,8 +132,8 @@ def test_more_seat_growth_never_gives_fewer_seats_per_account() -> None:
     as many seats (the Poisson inversion is monotone in its mean), and seats move no churn."""
     base = ["seats.enabled=true", "seats.remove_rate=0.0", "seats.satisfaction_effect=0.0"]
     for seed in (1, 2):
-        low = _sim("b2b_saas", SMALL + base + ["seats.add_rate=0.01"], seed)
-        high = _sim("b2b_saas", SMALL + base + ["seats.add_rate=0.03"], seed)
+        low = _sim("b2b_saas_no_offers", SMALL + base + ["seats.add_rate=0.01"], seed)
+        high = _sim("b2b_saas_no_offers", SMALL + base + ["seats.add_rate=0.03"], seed)
         np.testing.assert_array_equal(low.book.alive, high.book.alive)
         assert (high.book.seats >= low.book.seats).all()
         assert high.book.seats.sum() > low.book.seats.sum()
@@ -220,7 +220,7 @@ def test_the_fast_poisson_inversion_is_scipys() -> None:
 
 
 def _seat_history(overrides: list[str]) -> tuple[Simulation, list[np.ndarray]]:
-    scenario = simlib.load_scenario("b2b_saas", overrides)
+    scenario = simlib.load_scenario("b2b_saas_no_offers", overrides)
     history: list[np.ndarray] = []
     sim = Simulation(scenario, seed=1)
     sim._on_month = lambda month: history.append(sim.book.seats.copy())

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_grid_sweep_table_is_tidy_and_shares_luck_across_points():
     result = sweep(
-        "b2b_saas",
+        "b2b_saas_no_offers",
         {"churn.satisfaction_effect": [0, 4], "champion.monthly_turnover": [0.01, 0.03]},
         replications=2,
         seed=3,
@@ -45,7 +45,7 @@ def test_grid_sweep_table_is_tidy_and_shares_luck_across_points():
         (4, 0.01),
         (4, 0.03),
     ]
-    assert set(table["scenario"]) == {"b2b_saas"}
+    assert set(table["scenario"]) == {"b2b_saas_no_offers"}
     # common random numbers: arrivals do not depend on these keys, so each replication has the
     # same number of accounts at every point, while the outcomes differ
     per_rep = table.groupby("replication")
@@ -129,7 +129,7 @@ def test_parsing_grid_and_ranges():
     ],
 )
 def test_sweep_command_bad_input_exits_2(run_cli, args, message, tmp_path):
-    code, _, stderr = run_cli("sweep", "b2b_saas", *args, "--out", str(tmp_path / "o"), "-q")
+    code, _, stderr = run_cli("sweep", "b2b_saas_no_offers", *args, "--out", str(tmp_path / "o"), "-q")
     assert code == 2, stderr
     assert message in stderr
     assert not (tmp_path / "o").exists()
@@ -159,7 +159,7 @@ def failing_actor():
 def test_a_failing_point_is_recorded_and_the_others_complete(failing_actor, tmp_path, run_cli):
     cache = tmp_path / "cache"
     result = sweep(
-        "b2b_saas",
+        "b2b_saas_no_offers",
         {"champion.monthly_turnover": [0.01, 0.0123, 0.02]},
         replications=2,
         overrides=SMALL,
@@ -178,7 +178,7 @@ def test_a_failing_point_is_recorded_and_the_others_complete(failing_actor, tmp_
     out = tmp_path / "out"
     code, _, stderr = run_cli(
         "sweep",
-        "b2b_saas",
+        "b2b_saas_no_offers",
         *SET_SMALL,
         "--grid",
         "champion.monthly_turnover=0.01,0.0123,0.02",
@@ -211,7 +211,7 @@ def test_a_killed_sweep_resumes_to_the_same_table(tmp_path):
         "-m",
         "simlib",
         "sweep",
-        "b2b_saas",
+        "b2b_saas_no_offers",
         *SET_SMALL,
         "--grid",
         "churn.satisfaction_effect=0,1,2,3",
