@@ -421,6 +421,15 @@ class Offers(Strict):
     moments: Moments = Field(default_factory=Moments)
     fatigue: Fatigue = Field(default_factory=Fatigue)
     addon_cancellation: AddonCancellation = Field(default_factory=AddonCancellation)
+    scaled_prices: bool = Field(
+        default=False,
+        description=(
+            "true: a plan step or an add-on costs list price x size x seats now over seats at "
+            "arrival x the list level the account pays (seats and pricing blocks), and a "
+            "cancelled add-on removes that; false: list price x size, as before (both are the "
+            "same while seats and price rises are off)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _check_addons(self) -> Offers:

@@ -33,7 +33,14 @@ with P = logistic(logit(monthly_rate) + relevance_effect x (0.5 - relevance)) (k
 MRR; ``addons_cancelled``); monthly_rate 0 by default: never.
 
 MRR changes (currency per month) scale list-price differences by the account's size and by
-``1 - contracts.annual_discount`` on annual contracts. An offer through channel ``csm`` adds
+``1 - contracts.annual_discount`` on annual contracts. With ``offers.scaled_prices`` (off by
+default) they also scale by the list scale (:meth:`OfferEngine.list_scale`): seats now over
+seats at arrival (:func:`simlib.model.seats.seat_multiplier`) times the list level the account
+pays from the month the change is billed (:func:`simlib.model.pricing.price_multiplier_from`),
+both 1 with seats and price rises off. Seat moves, price rises and term conversions scale the
+whole MRR, add-ons included, so an add-on priced this way is, at any later month, the part of
+the MRR it makes up, and its cancellation removes exactly that. A gated B2B deal is priced when
+accepted and repriced to the seats and level of the month it lands. An offer through channel ``csm`` adds
 ``csm_hours`` to the CSM's reactive hours of the week (displacing scheduled touches); an
 automated one costs ``cost_per_offer`` (currency, in ``offer_cost``). Offers are made in months
 0 .. horizon - 2 (a change made in the last month could not take effect).
@@ -80,7 +87,9 @@ from .approval import (
 from .budget import EPS, Budgets, FiscalCalendar
 from .engagement import after_offers, age_pressure, ensure_columns, moment_log_odds, requested
 from .population import SLOT_RISK
+from .pricing import price_multiplier_from, price_rises_on
 from .renewal import RenewalDesk
+from .seats import seat_multiplier
 from .tenure import just_onboarded
 
 if TYPE_CHECKING:
@@ -189,7 +198,7 @@ def upsell(
     target = engine.step_plan(rows, spec, +1)
     ok = target >= 0
     rows, target = rows[ok], target[ok]
-    delta = engine.price_change(rows, target)
+    delta = engine.price_change(rows, target, month)
     near = book.usage[rows] >= engine.sim.scenario.usage.near_limit
     return Proposal(rows, delta, np.ones(rows.size), near, plan=target)
 
@@ -221,7 +230,7 @@ def cross_sell(
     if cfg.recommendation == "data_driven":
         ok &= relevance >= cfg.relevance_threshold
     rows, pick, relevance = rows[ok], pick[ok], relevance[ok]
-    delta = engine.addon_price[pick] * book.size[rows] * engine.contract_factor(rows)
+    delta = engine.addon_mrr(pick, rows, month)
     return Proposal(
         rows,
         delta,
@@ -253,7 +262,7 @@ def downsell(
     target = engine.step_plan(rows, spec, -1)
     ok = target >= 0
     rows, target = rows[ok], target[ok]
-    delta = engine.price_change(rows, target)
+    delta = engine.price_change(rows, target, month)
     return Proposal(
         rows,
         delta,
@@ -269,7 +278,8 @@ def term_conversion(
     engine: OfferEngine, rows: NDArray[np.intp], month: int, spec: OfferKindSpec
 ) -> Proposal:
     """Monthly-contract accounts move to an annual contract at ``contracts.annual_discount``
-    off their MRR, from the next month (first annual renewal 12 months later)."""
+    off their MRR (all of it: plan, seats, add-ons, at the list level they pay), from the next
+    month (first annual renewal 12 months later)."""
     book = engine.sim.book
     rows = rows[book.contract[rows] == CONTRACT_MONTHLY]
     discount = engine.sim.scenario.contracts.annual_discount
@@ -325,6 +335,9 @@ class OfferEngine(Actor):
             [[a.relevance.get(n, 0.0) for a in addons] for n in names], dtype=np.float64
         ).reshape(len(names), len(addons))
         self.kinds = {k: s for k, s in cfg.kinds.items() if s.enabled}
+        # seats and list-price rises scale what plan steps and add-ons cost (1 when both off)
+        self._scaled = cfg.scaled_prices and (scenario.seats.enabled or price_rises_on(scenario))
+        self._deal_scale = np.ones(0)  # each gated deal's list scale when accepted
         self._allowed = {id(s): self._allowed_plans(s) for s in self.kinds.values()}
         book.add_column("addons", np.int64, 0, report=True)
         book.add_column("initial_plan", np.int16, -1, report=True)
@@ -405,12 +418,45 @@ class OfferEngine(Actor):
         discount = self.sim.scenario.contracts.annual_discount
         return np.where(self.sim.book.contract[rows] == CONTRACT_ANNUAL, 1.0 - discount, 1.0)
 
-    def price_change(self, rows: NDArray[np.intp], target: NDArray[np.int16]) -> NDArray:
-        """MRR change of moving ``rows`` to plan ``target`` (currency per month)."""
+    def list_scale(self, rows: NDArray[np.intp], month: int) -> NDArray[np.float64] | None:
+        """``seat_multiplier x price_multiplier_from(month)`` of ``rows``: what a list price x
+        size is multiplied by for a change decided in ``month`` and billed from ``month + 1``
+        (the seats the account has then over its seats at arrival, the list level it pays
+        then); None without ``offers.scaled_prices`` or with seats and price rises both off."""
+        if not self._scaled:
+            return None
+        return seat_multiplier(self.sim, rows) * price_multiplier_from(self.sim, rows, month)
+
+    def _month(self) -> int:
+        """The month being decided: the one closing during a close, else the current one."""
+        sim = self.sim
+        return sim.month - 1 if getattr(sim, "_closing", False) else sim.month
+
+    def price_change(
+        self, rows: NDArray[np.intp], target: NDArray[np.int16], month: int | None = None
+    ) -> NDArray:
+        """MRR change of moving ``rows`` to plan ``target`` (currency per month), decided in
+        ``month`` (default: the month being decided): the list-price difference x size x the
+        contract factor x :meth:`list_scale`, so the new plan is priced at the account's seats
+        and list level."""
         book = self.sim.book
         seg = book.segment[rows]
         diff = self.prices[seg, target] - self.prices[seg, book.plan[rows]]
-        return diff * book.size[rows] * self.contract_factor(rows)
+        delta = diff * book.size[rows] * self.contract_factor(rows)
+        scale = self.list_scale(rows, self._month() if month is None else month)
+        return delta if scale is None else delta * scale
+
+    def addon_mrr(
+        self, addon: NDArray[np.intp] | int, rows: NDArray[np.intp], month: int
+    ) -> NDArray[np.float64]:
+        """MRR of add-on(s) ``addon`` for ``rows``, decided in ``month``: price x size x the
+        contract factor x :meth:`list_scale` (currency per month). What a purchase adds and a
+        cancellation removes: every seat move, price rise and term conversion scales the whole
+        MRR, add-ons included, so the add-on's part of an account's MRR is this at any time."""
+        book = self.sim.book
+        mrr = self.addon_price[addon] * book.size[rows] * self.contract_factor(rows)
+        scale = self.list_scale(rows, month)
+        return mrr if scale is None else mrr * scale
 
     # -- targeting ---------------------------------------------------------------------------
     def target(
@@ -594,8 +640,7 @@ class OfferEngine(Actor):
             if gone.size == 0:
                 continue
             book.addons[gone] &= ~(np.int64(1) << j)
-            delta = -self.addon_price[j] * book.size[gone] * self.contract_factor(gone)
-            sim.change_mrr_by(gone, delta, month + 1)
+            sim.change_mrr_by(gone, -self.addon_mrr(j, gone, month), month + 1)
             book.change_at[gone] = month + 1  # no offer before the change lands
             cancelled += gone.size
         sim.ledger.add("addons_cancelled", month, cancelled)
@@ -688,8 +733,20 @@ class OfferEngine(Actor):
             reject_at=reject,
         )
         self.open_deals += n
+        self._keep_scale(deals, rows, month)
         times, priority = decision_times(month, count, delays, reject)
         self.deals.schedule(deals, times, priority)
+
+    def _keep_scale(self, deals: NDArray[np.intp], rows: NDArray[np.intp], month: int) -> None:
+        """Keep the list scale the deals were priced at (seats or price rises on)."""
+        scale = self.list_scale(rows, month)
+        if scale is None:
+            return
+        if self._deal_scale.size < self.deals.n:
+            grown = np.ones(max(self.deals.n, 2 * self._deal_scale.size))
+            grown[: self._deal_scale.size] = self._deal_scale
+            self._deal_scale = grown
+        self._deal_scale[deals] = scale
 
     def _month_now(self) -> int:
         return min(self.sim.month, self.sim.horizon - 1)
@@ -825,10 +882,17 @@ class OfferEngine(Actor):
             self._flush_landing(deals[sel], rows[sel], month)
 
     def _flush_landing(self, deals: NDArray[np.intp], rows: NDArray[np.intp], month: int) -> None:
+        """Schedule the landing deals' changes for billing month ``month``. With seats or price
+        rises on, a deal's MRR change is repriced from the seats and list level it was
+        accepted at to those it is billed at (seats added while in approval cost too)."""
         d = self.deals
         plan = d.column("plan")[deals]
         addon = d.column("addon")[deals]
         delta = d.column("delta")[deals]
+        scale = self.list_scale(rows, month - 1)
+        if scale is not None:
+            delta = delta * (scale / self._deal_scale[deals])
+            d.column("delta")[deals] = delta  # the deal table shows what landed
         ones = np.ones(rows.size)
         no = np.zeros(rows.size, dtype=bool)
         has_plan, has_addon = plan >= 0, addon >= 0

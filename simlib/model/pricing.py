@@ -45,11 +45,19 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from ..account import CONTRACT_ANNUAL
 from ..churn_odds import register_churn_odds_term
 from ..engine import Actor, Simulation, register_actor
 from ..scenario import Scenario
 
-__all__ = ["PricingActor", "list_level", "price_dates", "price_multiplier"]
+__all__ = [
+    "PricingActor",
+    "list_level",
+    "price_dates",
+    "price_multiplier",
+    "price_multiplier_from",
+    "price_rises_on",
+]
 
 #: Slot of the grandfathering draw in stream ``pricing`` (one draw per account).
 SLOT_GRANDFATHER = 0
@@ -57,7 +65,8 @@ SLOT_GRANDFATHER = 0
 NOT_GRANDFATHERED = -(2**31)
 
 
-def _on(scenario: Scenario) -> bool:
+def price_rises_on(scenario: Scenario) -> bool:
+    """Whether list prices rise in this scenario (``pricing.enabled`` and ``pct`` > 0)."""
     return scenario.pricing.enabled and scenario.pricing.pct > 0
 
 
@@ -84,6 +93,24 @@ def price_multiplier(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.floa
     return np.where(level > 0, level, 1.0)
 
 
+def price_multiplier_from(
+    sim: Simulation, rows: NDArray[np.intp], month: int
+) -> NDArray[np.float64]:
+    """The list level each row pays from month ``month + 1`` (1 with pricing off): its level
+    now, or ``L(month + 1)`` when its renewal at the end of ``month`` moves its price. A change
+    decided in ``month`` that takes effect from ``month + 1`` (an add-on, a plan step) is priced
+    at this level: the repricing at that renewal scales the MRR the account has then, without
+    changes still pending, so a change priced at the old level would keep it."""
+    level = price_multiplier(sim, rows)
+    if "price_level" not in sim.book.columns or rows.size == 0:
+        return level
+    book = sim.book
+    annual = book.contract[rows] == CONTRACT_ANNUAL
+    renews = ~annual | ((month - book.anniversary[rows]) % 12 == 11)
+    moves = renews & (_movers(sim, rows, month) > 0)
+    return np.where(moves, list_level(sim.scenario, month + 1), level)
+
+
 def _movers(sim: Simulation, rows: NDArray[np.intp], month: int) -> NDArray[np.float64]:
     """``L(month + 1) / price_level - 1`` for rows repriced at their renewal at the end of
     ``month`` (0 for rows that are grandfathered or already at the new level)."""
@@ -95,7 +122,7 @@ def _movers(sim: Simulation, rows: NDArray[np.intp], month: int) -> NDArray[np.f
     return np.maximum(rise, 0.0)
 
 
-@register_churn_odds_term("price_rise", order=30, enabled=_on)
+@register_churn_odds_term("price_rise", order=30, enabled=price_rises_on)
 def _price_rise(sim: Simulation, rows: NDArray[np.intp]) -> NDArray[np.float64] | None:
     """``churn_elasticity x log(1 + rise)`` at the renewal that moves the price; None when no row
     of ``rows`` is repriced at this renewal."""
@@ -115,7 +142,7 @@ class PricingActor(Actor):
 
     @classmethod
     def enabled(cls, scenario: Scenario) -> bool:
-        return _on(scenario)
+        return price_rises_on(scenario)
 
     def __init__(self, sim: Simulation) -> None:
         super().__init__(sim)
