@@ -102,7 +102,10 @@ class AccountBook:
         """
         if name in self._data:
             raise ValueError(f"column {name!r} exists already")
-        self._data[name] = np.full(self.capacity, fill, dtype=dtype)
+        # rows past ``n`` are filled when :meth:`append` hands them out: memory no row uses yet
+        # is never touched
+        self._data[name] = np.empty(self.capacity, dtype=dtype)
+        self._data[name][: self.n] = fill
         self._fill[name] = fill
         self.__dict__[name] = self._data[name][: self.n]
         if report:
@@ -170,10 +173,12 @@ class AccountBook:
         if needed > self.capacity:
             new_cap = max(needed, min(2 * self.capacity, BOOK_LIMIT))  # never past the limit
             for name, arr in self._data.items():
-                grown = np.full(new_cap, self._fill[name], dtype=arr.dtype)
+                grown = np.empty(new_cap, dtype=arr.dtype)
                 grown[:start] = arr[:start]
                 self._data[name] = grown
             self.capacity = new_cap
+        for name, arr in self._data.items():
+            arr[start:needed] = self._fill[name]
         self.n = needed
         self._renew_views()
         return slice(start, needed)
