@@ -19,12 +19,22 @@ No global ``np.random`` state and no stdlib ``random`` are used anywhere in siml
 
 from __future__ import annotations
 
+import os
 import zlib
+from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Streams", "account_key", "keyed_normal", "keyed_uniform", "replication_seed"]
+__all__ = [
+    "Streams",
+    "account_key",
+    "keyed_normal",
+    "keyed_uniform",
+    "keyed_uniform_numpy",
+    "replication_seed",
+]
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -82,13 +92,78 @@ def slot_word(k2: int, slot: int) -> np.uint64:
 def keyed_uniform(
     key: tuple[int, int], accounts: NDArray[np.uint64], slot: int
 ) -> NDArray[np.float64]:
-    """Uniform(0, 1) draws (never exactly 0 or 1), one per account key, for decision ``slot``."""
+    """Uniform(0, 1) draws (never exactly 0 or 1), one per account key, for decision ``slot``.
+
+    ``(bits >> 11 + 0.5) x 2**-53`` of :func:`keyed_bits`. Runs as one compiled loop (numba,
+    cached on disk) when numba loads and ``SIMLIB_JIT`` is not ``0``: integer operations and the
+    same two float operations, so the same numbers bit for bit as :func:`keyed_uniform_numpy`,
+    the reference (tests/test_rng_compiled.py holds the two equal).
+    """
+    loop = _compiled_uniform()
+    if loop is None or not isinstance(accounts, np.ndarray) or accounts.dtype != np.uint64:
+        return keyed_uniform_numpy(key, accounts, slot)
+    flat = np.ascontiguousarray(accounts).reshape(-1)
+    out = np.empty(flat.size, dtype=np.float64)
+    loop(flat, np.uint64(key[0]), slot_word(key[1], slot), out)
+    return out.reshape(np.shape(accounts))
+
+
+def keyed_uniform_numpy(
+    key: tuple[int, int], accounts: NDArray[np.uint64], slot: int
+) -> NDArray[np.float64]:
+    """:func:`keyed_uniform` in numpy operations (the reference of the compiled loop)."""
     z = keyed_bits(key, accounts, slot)
     z >>= _S11
     u = z.astype(np.float64)
     u += 0.5
     u *= _TWO_M53
     return u
+
+
+_UNIFORM_LOOP: Callable[..., None] | None = None
+_TRIED = False
+
+
+def _compiled_uniform() -> Callable[..., None] | None:
+    """The compiled loop of :func:`keyed_uniform`, built once; None when ``SIMLIB_JIT=0`` or
+    numba cannot load (then the numpy operations run)."""
+    global _UNIFORM_LOOP, _TRIED
+    if not _TRIED:
+        _TRIED = True
+        if os.environ.get("SIMLIB_JIT", "1") != "0":
+            try:
+                _UNIFORM_LOOP = _build_uniform_loop()
+            except (ImportError, OSError):  # numba missing, or its LLVM not loadable here
+                _UNIFORM_LOOP = None
+    return _UNIFORM_LOOP
+
+
+def _build_uniform_loop() -> Callable[..., None]:
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def uniform_loop(accounts, k1, word, out):
+        # the operations of keyed_bits (two SplitMix64 finalisers) and keyed_uniform_numpy
+        for i in range(accounts.size):
+            z = accounts[i] ^ k1
+            z ^= z >> _S30
+            z *= _M1
+            z ^= z >> _S27
+            z *= _M2
+            z ^= z >> _S31
+            z += word
+            z ^= z >> _S30
+            z *= _M1
+            z ^= z >> _S27
+            z *= _M2
+            z ^= z >> _S31
+            z >>= _S11
+            u = np.float64(z)
+            u += 0.5
+            u *= _TWO_M53
+            out[i] = u
+
+    return cast("Callable[..., None]", uniform_loop)
 
 
 def keyed_normal(
