@@ -141,3 +141,28 @@ def test_the_index_opens_with_the_answers(tmp_path: Path) -> None:
     assert alts and all("The chart's data: charts/" in html.unescape(a) for a in alts)
     for href in re.findall(r'href="(charts/[^"]+\.csv)"', index):
         assert (out / href).is_file()
+
+
+def test_a_question_links_the_comparison_report_that_holds_its_pair() -> None:
+    from types import SimpleNamespace
+
+    from simlib.batch.index import _link_comparisons
+
+    def ref(names: list[str]) -> SimpleNamespace:
+        return SimpleNamespace(parameters={"scenario_names": names})
+
+    batch = SimpleNamespace(
+        notebooks=SimpleNamespace(batch=[ref(["a", "b"]), ref(["c", "d", "e"]), ref(["d", "c"])])
+    )
+    reports = [{"links": [{"text": "report", "href": f"r{i}.html"}]} for i in range(3)]
+    questions = [
+        {"baseline": "a", "variant": "b", "links": []},
+        {"baseline": "c", "variant": "e", "links": []},  # a three-way report, baseline first
+        {"baseline": "e", "variant": "c", "links": []},  # no report starts with e: none
+    ]
+    _link_comparisons(questions, batch, reports)  # type: ignore[arg-type]
+    assert [q["links"] for q in questions] == [
+        [{"text": "comparison", "href": "r0.html"}],
+        [{"text": "comparison", "href": "r1.html"}],
+        [],
+    ]

@@ -135,8 +135,9 @@ def _message(f: Failure) -> str:
 def _link_comparisons(
     questions: list[dict[str, Any]], batch: BatchFile, batch_reports: list[dict[str, Any]]
 ) -> None:
-    """Put first in each question's links the batch report comparing exactly its baseline and
-    variant (a batch notebook given ``scenario_names: [baseline, variant]``), when there is one."""
+    """Put first in each question's links the batch report comparing its baseline and variant
+    (a batch notebook given ``scenario_names: [baseline, variant]``, or else one given the
+    baseline first and the variant among the others), when there is one."""
     found: dict[tuple[str, ...], list[dict[str, str]]] = {}
     for ref, report in zip(batch.notebooks.batch, batch_reports, strict=False):
         names = getattr(ref, "parameters", {}).get("scenario_names")
@@ -144,7 +145,9 @@ def _link_comparisons(
             links = [x for x in report.get("links", []) if x["text"] == "report"]
             found[tuple(str(n) for n in names)] = [{**x, "text": "comparison"} for x in links]
     for q in questions:
-        q["links"] = [*found.get((q["baseline"], q["variant"]), []), *q["links"]]
+        exact = found.get((q["baseline"], q["variant"]))
+        wider = [v for k, v in found.items() if k[:1] == (q["baseline"],) and q["variant"] in k]
+        q["links"] = [*(exact or (wider[0] if wider else [])), *q["links"]]
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> None:
