@@ -6,9 +6,11 @@ goes through this module, so they all read alike:
 * figures are named by their label for people and carry their unit, both from the metric
   registry (:mod:`simlib.metrics.registry`); the few figures only the lab computes (revenue per
   opening account and the parts of its decomposition) are described in :data:`LAB_FIGURES`;
-* numbers have thousands separators and never scientific notation; money has no decimals from
-  100 up, one from 10, two below (the same number of decimals for a value and its interval);
-  shares are percentages (``2.15 %``), differences of shares percentage points (``-0.25 pp``);
+* numbers are written by :mod:`simlib.formatting` (shared with the lab's verdict): thousands
+  separators and never scientific notation; money has no decimals from 100 up, one from 10,
+  two below (the same number of decimals for a value and its interval); the minus sign is
+  U+2212; shares are percentages (``2.15 %``), differences of shares percentage points
+  (``−0.25 pp``);
 * intervals are written ``1,266 USD [941 to 1,591]``; differences carry their sign;
 * a value that does not exist (NaN: GRR and NRR on a horizon under 13 months, ARPA of a book
   with no account left, ...) is a dash with a numbered footnote saying why
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,11 +30,14 @@ from typing import Any
 
 import pandas as pd
 
+from .formatting import DASH, MINUS, format_interval, format_number
+from .formatting import is_finite as _finite
 from .metrics import METRICS, metric_label, metric_unit
 
 __all__ = [
     "DASH",
     "LAB_FIGURES",
+    "MINUS",
     "ReportTable",
     "Value",
     "clean_text",
@@ -46,9 +50,6 @@ __all__ = [
     "plain_table",
 ]
 
-#: What a table shows where a value does not exist (with a footnote saying why).
-DASH = "–"
-MINUS = "−"
 
 #: Figures the hypothesis lab reports that are not per-replication summary figures (so not in
 #: the metric registry): label and unit. Money is revenue per opening account over the horizon.
@@ -138,74 +139,6 @@ def missing_reason(name: str, horizon_months: int | None = None) -> str:
     if name in _MISSING:
         return _MISSING[name]
     return f"{figure_label(name)} does not exist for this run"
-
-
-def _finite(x: Any) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
-
-
-def _decimals(unit: str, values: Sequence[float]) -> int:
-    """Decimals shared by a value and its interval: fewer as the largest magnitude grows."""
-    finite = [abs(float(v)) for v in values if _finite(v)]
-    big = max(finite, default=0.0)
-    if unit == "share":
-        return 2
-    if unit == "score":
-        return 3
-    if unit == "count":
-        return 0 if big >= 100 or all(float(v).is_integer() for v in finite) else 1
-    if big >= 100:
-        return 0
-    if unit.startswith("money"):
-        return 1 if big >= 10 else 2
-    return 2 if big >= 1 else 3
-
-
-def _suffix(unit: str, currency: str, signed: bool) -> str:
-    return {
-        "money": f" {currency}",
-        "money_month": f" {currency}/month",
-        "share": " pp" if signed else " %",
-    }.get(unit, "")
-
-
-def _number(x: float, unit: str, decimals: int, signed: bool) -> str:
-    """One number, scaled (a share to %), with separators, a typographic minus and ``+``."""
-    v = 100 * float(x) if unit == "share" else float(x)
-    if round(v, decimals) == 0:
-        v = 0.0  # no "-0"
-    text = f"{abs(v):,.{decimals}f}"
-    if v < 0:
-        return MINUS + text
-    return ("+" if signed and v > 0 else "") + text
-
-
-def format_number(
-    value: Any, unit: str, currency: str = "USD", signed: bool = False, decimals: int | None = None
-) -> str:
-    """A value with its unit (``12,345 USD``, ``2.15 %``, ``+0.25 pp``), or :data:`DASH`."""
-    if not _finite(value):
-        return DASH
-    d = _decimals(unit, [value]) if decimals is None else decimals
-    return _number(value, unit, d, signed) + _suffix(unit, currency, signed)
-
-
-def format_interval(
-    mean: Any, low: Any, high: Any, unit: str, currency: str = "USD", signed: bool = False
-) -> str:
-    """``1,266 USD [941 to 1,591]`` (the interval left out when it is undefined)."""
-    if not _finite(mean):
-        return DASH
-    if not (_finite(low) and _finite(high)):
-        return format_number(mean, unit, currency, signed)
-    d = _decimals(unit, [mean, low, high])
-    text = _number(mean, unit, d, signed) + _suffix(unit, currency, signed)
-    if float(low) == float(high) == float(mean):
-        return text  # no spread across replications: a known value, no interval to show
-    return f"{text} [{_number(low, unit, d, signed)} to {_number(high, unit, d, signed)}]"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ import pandas as pd
 
 from . import report_tables
 from .compare import COMPARISON_COLUMNS
+from .formatting import format_percent
+from .formatting import is_finite as _finite
 from .metrics import METRICS as REGISTERED_METRICS
 from .metrics import metric_label, metric_view
 from .paths import write_text_atomic
@@ -470,9 +472,7 @@ def comparison_display(table: pd.DataFrame, currency: str = "USD") -> report_tab
                 "difference [95 % paired interval]": fmt.format_interval(
                     r.difference, r.paired_ci_low, r.paired_ci_high, unit, currency, signed=True
                 ),
-                "relative change": fmt.format_number(rel, "share", signed=True).replace(
-                    " pp", " %"
-                ),
+                "relative change": format_percent(rel, signed=True, decimals=2),
             }
         )
     columns = [
@@ -853,10 +853,256 @@ def noise_text(glob: Any, outcome: str, currency: str = "USD") -> str:
     )
 
 
+# ------------------------------------------------------------------------------------------
+# The calibration's tables and answer, for reading (simlib.calibrate's frames in)
+
+#: The names of the churn models a calibration tries, for people.
+CALIBRATION_MODELS = {"sbg": "plain sBG", "sbg_tenure": "sBG + tenure profile"}
+
+
+def _period_word(period_months: int) -> str:
+    return {1: "month", 12: "year"}.get(int(period_months), "period")
+
+
+def _pp(x: Any) -> str:
+    """An absolute difference of two shares in percentage points (``0.82 pp``)."""
+    if not _finite(x):
+        return report_tables.DASH
+    return f"{100 * float(x):,.2f} pp"
+
+
+def _p_value(p: Any) -> str:
+    if not _finite(p):
+        return report_tables.DASH
+    return "< 0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def _with_se(value: Any, se: Any) -> str:
+    """``0.694 (se 0.065)``: a fitted value and its standard error."""
+    text = report_tables.format_number(value, "")
+    return text if not _finite(se) else f"{text} (se {report_tables.format_number(se, '')})"
+
+
+def _first_churn(fit: Any) -> float:
+    """The churn of a new account at its first renewal under the recommended model (the sBG's
+    alpha / (alpha + beta), or the tenure profile's hazard at renewal 1)."""
+    checks = fit.checks or {}
+    best = checks.get("recommended", "sbg")
+    first = next((h for h in checks.get("hazard", []) if h.get("period") == 1), None)
+    if first is not None and _finite(first.get(best)):
+        return float(first[best])
+    return float(fit.mean_churn)
+
+
+def calibration_answer(
+    fits: Sequence[Any],
+    holdout: pd.DataFrame | None = None,
+    gap: pd.DataFrame | None = None,
+    period_months: int = 1,
+) -> str:
+    """The calibration's answer in words, per group: the churn of a new account at its first
+    renewal, the recommended model and why, how far the projection of the periods left out
+    is from the data, and how far simulated survival is from the data's Kaplan–Meier curve
+    (Markdown, one paragraph per group)."""
+    word = _period_word(period_months)
+    gaps = gap.set_index(gap["group"].astype(str)) if gap is not None and len(gap) else None
+    lines = []
+    for f in fits:
+        name = "all accounts" if f.group is None else str(f.group)
+        checks = f.checks or {}
+        best = checks.get("recommended", "sbg")
+        p = (checks.get("likelihood_ratio") or {}).get("p_value")
+        text = (
+            f"**{md_text(name)}**: a new account churns at its first renewal with probability "
+            f"**{report_tables.format_number(_first_churn(f), 'share')}** "
+            f"({report_tables.format_number(f.n, 'count')} accounts); the recommended model is "
+            f"the {CALIBRATION_MODELS.get(best, best)}"
+        )
+        if _finite(p):
+            text += f" (likelihood-ratio p-value of the tenure profile {_p_value(p)})"
+        text += "."
+        text += _holdout_words(holdout, f.group, word)
+        if (
+            gaps is not None
+            and (key := str(f.group if f.group is not None else "all")) in gaps.index
+        ):
+            g = gaps.loc[key]
+            text += (
+                f" Simulated with the fitted churn, its survival stays within "
+                f"{_pp(g['max_abs_gap'])} of the data's Kaplan–Meier curve (largest gap at "
+                f"{word} {int(g['period'])})."
+            )
+        warnings = checks.get("warnings") or []
+        if warnings:
+            text += f" {len(warnings)} warning(s) below (section 3)."
+        lines.append(text)
+    lines.append(
+        "Survival gaps are absolute differences of the share still subscribed, in percentage "
+        "points (pp)."
+    )
+    return "\n\n".join(lines)
+
+
+def _holdout_words(holdout: pd.DataFrame | None, group: Any, word: str) -> str:
+    if holdout is None or not len(holdout):
+        return ""
+    part = holdout[holdout["group"].isna() if group is None else holdout["group"] == group]
+    later = part[part["part"] == "holdout"]
+    if not len(later):
+        return ""
+    err = (later["fitted_survival"] - later["observed_survival"]).abs()
+    k = int(part["fit_periods"].iloc[0])
+    return (
+        f" Fitted on {word}s 0 to {k}, the curve projects the {len(later)} {word}s left out "
+        f"within {_pp(err.mean())} of the data on average (at most {_pp(err.max())})."
+    )
+
+
+def calibration_data_table(table: pd.DataFrame, rows: int = 8) -> report_tables.ReportTable:
+    """The first ``rows`` renewal periods of a cohort retention table (``period, alive`` and
+    optionally ``segment``): accounts still subscribed after each renewal, one column per
+    segment."""
+    if "segment" in table.columns:
+        order = list(pd.unique(table["segment"]))  # the table's order, not the alphabet's
+        wide = table.pivot(index="period", columns="segment", values="alive")[order]
+        wide = wide.reset_index()
+        wide.columns = [str(c) for c in wide.columns]
+    else:
+        wide = table[["period", "alive"]].rename(columns={"alive": "accounts still subscribed"})
+    wide = wide.head(rows)
+    units = {c: "count" for c in wide.columns if c != "period"}
+    shown = wide.assign(period=wide["period"].astype(int).astype(str))
+    return report_tables.plain_table(shown, units, labels={c: c for c in units})
+
+
+def calibration_fit_table(
+    fits: Sequence[Any], annual_discount_rate: float = 0.1
+) -> report_tables.ReportTable:
+    """The fits for reading: alpha and beta with their standard errors, the mean churn of a
+    new account at its first renewal, the accounts, and the discounted expected lifetime (DEL,
+    renewal periods paid, Fader & Hardie 2010)."""
+    rows = []
+    for f in fits:
+        d = f.to_dict(annual_discount_rate)
+        rows.append(
+            {
+                "group": "all" if f.group is None else report_tables.clean_text(str(f.group)),
+                "alpha": _with_se(d["alpha"], d["alpha_se"]),
+                "beta": _with_se(d["beta"], d["beta_se"]),
+                "mean churn at the first renewal": report_tables.format_number(
+                    d["mean_churn"], "share"
+                ),
+                "accounts": report_tables.format_number(d["n"], "count"),
+                "DEL (periods paid, discounted)": report_tables.format_number(d["del"], ""),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    return report_tables.ReportTable(frame, numeric=tuple(frame.columns[1:]))
+
+
+def calibration_model_table(fits: Sequence[Any]) -> report_tables.ReportTable:
+    """Each model tried per group (:func:`simlib.calibrate.model_table`): parameters,
+    log-likelihood, AIC, the likelihood-ratio p-value of the tenure profile, the holdout gaps
+    of the projected survival (pp, when there was a holdout) and the recommendation."""
+    from .calibration.models import model_table
+
+    table = model_table(fits)
+    holdout = table["holdout_mean_abs_error"].notna().any()
+    rows = []
+    for r in table.to_dict("records"):
+        row = {
+            "group": "all" if r["group"] is None else report_tables.clean_text(str(r["group"])),
+            "model": CALIBRATION_MODELS.get(r["model"], str(r["model"])),
+            "parameters": report_tables.format_number(r["parameters"], "count"),
+            "log-likelihood": report_tables.format_number(r["log_likelihood"], ""),
+            "AIC": report_tables.format_number(r["aic"], ""),
+            "LR p-value": _p_value(r["lr_p_value"]) if r["model"] != "sbg" else "",
+        }
+        if holdout:
+            row["holdout: mean gap"] = _pp(r["holdout_mean_abs_error"])
+            row["holdout: largest gap"] = _pp(r["holdout_max_abs_error"])
+        row["recommended"] = "yes" if r["recommended"] else ""
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    numeric = [c for c in frame.columns if c not in ("group", "model", "recommended")]
+    return report_tables.ReportTable(frame, numeric=tuple(numeric))
+
+
+def calibration_gap_table(gap: pd.DataFrame, period_months: int = 1) -> report_tables.ReportTable:
+    """Per group, the largest gap between simulated survival and the data's Kaplan–Meier
+    curve (:func:`simlib.calibrate.survival_gap`), where it is, and the accounts behind each."""
+    word = _period_word(period_months)
+    frame = pd.DataFrame(
+        [
+            {
+                "group": report_tables.clean_text(str(r["group"])),
+                "largest gap": _pp(r["max_abs_gap"]),
+                f"at {word}": str(int(r["period"])),
+                "accounts in the data": report_tables.format_number(r["observed_n"], "count"),
+                "simulated accounts": report_tables.format_number(r["simulated_n"], "count"),
+            }
+            for r in gap.to_dict("records")
+        ]
+    )
+    return report_tables.ReportTable(frame, numeric=tuple(frame.columns[1:]))
+
+
+def calibration_panel_table(
+    panel_fit: Mapping[str, Any], truth: Mapping[str, float] | None = None
+) -> report_tables.ReportTable:
+    """The scenario keys fitted from a CRM panel (``simlib calibrate panel``) with their
+    standard errors, the naive (uncorrected) link beside them and, for a synthetic panel, the
+    values that generated it."""
+    naive = panel_fit.get("naive") or {}
+    rows = []
+    for key, v in (panel_fit.get("scenario_keys") or {}).items():
+        row = {"scenario key": key, "fitted": _with_se(v.get("value"), v.get("se"))}
+        row["naive (no noise correction)"] = (
+            _with_se(naive[key]["value"], naive[key].get("se")) if key in naive else ""
+        )
+        if truth is not None:
+            row["truth"] = report_tables.format_number(truth[key], "") if key in truth else ""
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    return report_tables.ReportTable(frame, numeric=tuple(frame.columns[1:]))
+
+
+def panel_measurement_text(panel_fit: Mapping[str, Any]) -> str:
+    """The measurement noise a CRM panel's health score carries, in words (its standard
+    deviation on the score's scale, how it was estimated, the reliability)."""
+    m = panel_fit.get("measurement") or {}
+    return (
+        f"Measurement noise of the health score: sd {report_tables.format_number(m.get('noise_sd'), '')} "
+        f"points on the score's scale ({m.get('method', 'not estimated')}); reliability "
+        f"{report_tables.format_number(m.get('reliability'), 'score')} (the share of the "
+        "score's variance that is the account's true health)."
+    )
+
+
+class CodeBlock:
+    """Text to copy as it is (a scenario fragment): shown verbatim, in a ``pre`` block of class
+    ``simlib-code``; its numbers keep the digits a scenario file needs."""
+
+    def __init__(self, text: str, language: str = "yaml") -> None:
+        self.text, self.language = text, language
+
+    def _repr_html_(self) -> str:
+        import html as _html
+
+        return (
+            f'<pre class="simlib-code" data-language="{_html.escape(self.language)}">'
+            f"{_html.escape(self.text)}</pre>"
+        )
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def write_chart_data(output_dir: str | Path) -> list[Path]:
     """Write the data of every chart drawn in this session as ``output_dir/charts/chart-NN.csv``
-    (``panel, series, x, y``: :func:`simlib.plots.chart_data`), numbered as the charts' alt
-    text names them, so a reader can rebuild any chart of the report. Returns the files."""
+    (one tidy table per chart, its columns named from the chart's axes, legend and titles:
+    :func:`simlib.plots.chart_data`), numbered as the charts' alt text names them, so a reader
+    can rebuild any chart of the report. Returns the files."""
     from . import plots
 
     folder = Path(output_dir) / "charts"

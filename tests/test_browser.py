@@ -1,31 +1,46 @@
-"""The batch's HTML reports in a real browser (headless Chromium driven by Selenium), opened
-from the file system, checked for what a reader sees: the Answer section first, no raw floats
-(long decimals, scientific notation, NaN), no row numbers, no horizontal scrolling at 1,280
-pixels, every image decoded and described (alt text), no console errors, no request leaving
-the file system, every link of the index resolving, one summary row per scenario. Screenshots
-of the index, a scenario report and the lab report are saved in the test's folder (with
-``SIMLIB_UPDATE_SCREENSHOT=1`` they replace the README's pictures in ``docs/img/``).
+"""What ``make demo`` produces, in a real browser (headless Chromium driven by Selenium), opened
+from the file system: the demo batch (``data/batches/demo.yaml``, every scenario, question and
+report of it, read from the file at test time) run on smaller books, and the calibration report.
 
-Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and the
-``selenium`` package (the ``test`` extra); skipped with the reason when one is missing.
+Every page is checked for what a reader sees: the Answer section first, no raw floats (long
+decimals, scientific notation, NaN), no row numbers, no number in a table signed with a hyphen
+instead of the minus sign, no horizontal scrolling at 1,280 pixels, every image decoded and
+described (alt text), no console errors, no request leaving the file system; the index's links
+resolve, it has one summary row per scenario and one row per question, and every chart's data
+named by its alt text is a CSV beside the report, its columns named for what they hold.
+Screenshots of the index, a scenario report and the lab report are saved in the test's folder
+(with ``SIMLIB_UPDATE_SCREENSHOT=1`` they replace the README's pictures in ``docs/img/``).
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``make browser`` installs them) and the
+``selenium`` package (the ``test`` extra); skipped with the reason when one is missing. The demo
+batch runs 12 scenario reports, 6 comparisons and the lab (a few minutes): ``slow``.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
 import shutil
-import textwrap
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pytest
+import yaml
 
+import simlib
 from simlib.cli import main
+from simlib.io import resources
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ["b2b_saas", "b2b_saas, stronger satisfaction link", "textbook"]
+DEMO = ROOT / "data" / "batches" / "demo.yaml"
+#: The demo batch on smaller books (what changes; every scenario, question, notebook and
+#: parameter name stays as demo.yaml has it): 200 accounts over 24 months (13 or more, so GRR
+#: and NRR exist), 2 replications, the lab's robustness at 4 settings.
+SMALL_BOOK = {"population.initial_accounts": 200, "horizon_months": 24}
+SMALL_RUNS = {"replications": 2, "robustness_replications": 2, "samples": 4}
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -55,46 +70,53 @@ def _browser_paths() -> tuple[str, str]:
     return chromium, driver
 
 
+def _resolved(ref: str) -> str:
+    """A scenario reference of demo.yaml that still works from another folder."""
+    if ref in resources.preset_names():
+        return ref
+    return str((DEMO.parent / ref).resolve())
+
+
+def small_demo(path: Path) -> dict[str, Any]:
+    """demo.yaml as it is, on smaller books: written to ``path``, returned as read."""
+    doc = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    doc["replications"] = min(int(doc.get("replications", 5)), SMALL_RUNS["replications"])
+    common = doc.get("set") or {}
+    if isinstance(common, list):
+        doc["set"] = [*common, *(f"{k}={v}" for k, v in SMALL_BOOK.items())]
+    else:
+        doc["set"] = {**common, **SMALL_BOOK}
+    for entry in doc["scenarios"]:
+        target = entry.get("grid", entry)
+        target["scenario"] = _resolved(target["scenario"])
+    for group in ("scenario", "batch"):
+        for nb in (doc.get("notebooks") or {}).get(group, []):
+            params = nb.get("parameters", {}) if isinstance(nb, dict) else {}
+            if "overrides" in params:
+                params["overrides"] = {**params["overrides"], **SMALL_BOOK}
+            for key, small in SMALL_RUNS.items():
+                if key in params:
+                    params[key] = min(params[key], small)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return doc
+
+
+def _scenario_names(doc: dict[str, Any]) -> list[str]:
+    names = []
+    for entry in doc["scenarios"]:
+        assert "grid" not in entry, "a grid in demo.yaml: name its scenarios here"
+        names.append(entry.get("name") or simlib.load_scenario(entry["scenario"]).name)
+    return names
+
+
 @pytest.fixture(scope="module")
-def batch_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     _browser_paths()
     work = tmp_path_factory.mktemp("browser")
-    batch = work / "browser.yaml"
-    batch.write_text(
-        textwrap.dedent(
-            f"""
-            name: browser
-            title: "Example batch: B2B SaaS and textbook books"
-            replications: 3
-            seed: 2
-            set: {{population.initial_accounts: 300, horizon_months: 24}}
-            scenarios:
-              - scenario: b2b_saas
-              - name: {SCENARIOS[1]}
-                scenario: b2b_saas
-                set: {{churn.satisfaction_effect: 4.0}}
-              - scenario: textbook
-            compare:
-              - question: Does a stronger satisfaction link pay?
-                baseline: b2b_saas
-                variants: ["{SCENARIOS[1]}"]
-            notebooks:
-              scenario: [scenario_report]
-              batch:
-                - notebook: satisfaction_vs_arpu
-                  parameters:
-                    dose: 0.1
-                    doses: [0.1]
-                    conditions: ["B2B, no gates"]
-                    churn_betas: [20, 99]
-                    replications: 2
-            """
-        ),
-        encoding="utf-8",
-    )
-    out = work / "reports" / "browser"
-    assert main(["batch", str(batch), "-q", "--out", str(out)]) == 0
-    return out
+    doc = small_demo(work / "demo.yaml")
+    out = work / "reports" / "demo"
+    assert main(["batch", str(work / "demo.yaml"), "-q", "--out", str(out)]) == 0
+    return out, doc
 
 
 @pytest.fixture(scope="module")
@@ -138,14 +160,28 @@ def _open(driver, page: Path) -> dict:
 #: What a reader should never see: a float printed raw (four or more decimals, scientific
 #: notation), NaN or inf.
 RAW = re.compile(r"\d\.\d{4,}|\d[eE][-+]\d|\bNaN\b|\bnan\b|\binf\b")
+#: A number signed with the hyphen-minus (the tables write the minus sign U+2212).
+HYPHEN_NUMBER = re.compile(r"(?<![\w.)/:-])-\d")
+#: The page's text without the blocks meant to be copied as they are (a scenario fragment
+#: keeps the digits a scenario file needs).
+_READ_TEXT = (
+    "const kept = Array.from(document.querySelectorAll('.simlib-code'));"
+    "kept.forEach(e => { e.dataset.display = e.style.display; e.style.display = 'none'; });"
+    "const text = document.body.innerText;"
+    "kept.forEach(e => { e.style.display = e.dataset.display; });"
+    "return text;"
+)
 
 
-def _check_page(seen: dict, driver) -> None:
+def _check_page(seen: dict, driver) -> str:
+    """Every check a page must pass; returns the text a reader sees."""
     assert seen["console"] == [], seen["console"]
     assert seen["images"], "no image on the page"
     bad = [i for i in seen["images"] if not i["complete"] or i["width"] <= 0]
     assert bad == [], bad
-    outside = [u for u in seen["requests"] if not u.startswith(("file://", "data:"))]
+    # nothing from the network (the browser's own chrome:// pages are not the network)
+    inside = ("file", "data", "blob", "about", "chrome", "chrome-extension", "devtools")
+    outside = [u for u in seen["requests"] if urlparse(u).scheme not in inside]
     assert outside == [], outside
     # every image says what it shows
     alts = driver.execute_script("return Array.from(document.images).map(i => i.alt)")
@@ -155,8 +191,14 @@ def _check_page(seen: dict, driver) -> None:
         "return Array.from(document.querySelectorAll('h2')).map(h => h.textContent.trim())"
     )
     assert headings and headings[0].rstrip("¶").strip() == "Answer", headings
-    text = driver.execute_script("return document.body.innerText")
+    text = driver.execute_script(_READ_TEXT)
     assert not RAW.findall(text), RAW.findall(text)[:5]
+    cells = driver.execute_script(
+        "return Array.from(document.querySelectorAll('table.simlib-table td, #summary-table td,"
+        " #questions-table td')).map(c => c.textContent)"
+    )
+    signed = [c for c in cells if HYPHEN_NUMBER.search(c)]
+    assert signed == [], signed[:5]
     row_numbers = driver.execute_script(
         "return document.querySelectorAll('table.dataframe, th.row_heading, th.blank').length"
     )
@@ -165,6 +207,30 @@ def _check_page(seen: dict, driver) -> None:
         "return [document.documentElement.scrollWidth, window.innerWidth]"
     )
     assert width[0] <= width[1], width
+    return str(text)
+
+
+def _chart_files(driver, page: Path) -> list[Path]:
+    """The chart data files the page's alt texts name, beside the page."""
+    alts = driver.execute_script("return Array.from(document.images).map(i => i.alt)")
+    named = {m for a in alts for m in re.findall(r"charts/chart-\d+\.csv", a)}
+    return sorted(page.parent / n for n in named)
+
+
+#: Column names that say nothing of what a column holds.
+GENERIC = {"x", "y", "value", "panel series x y"}
+
+
+def _check_chart_data(files: list[Path]) -> None:
+    for path in files:
+        assert path.is_file(), path
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+        header = rows[0]
+        assert len(rows) > 1, path
+        assert len(set(header)) == len(header), (path, header)
+        assert not GENERIC & {*header, " ".join(header)}, (path, header)
+        assert all(re.fullmatch(r"[\w]+", h) for h in header), (path, header)
 
 
 def _screenshot(driver, tmp_path: Path, name: str) -> Path:
@@ -183,52 +249,84 @@ def _screenshot(driver, tmp_path: Path, name: str) -> Path:
     return shot
 
 
-def test_index_page(driver, batch_dir: Path, tmp_path: Path) -> None:
-    index = batch_dir / "index.html"
-    seen = _open(driver, index)
-    _check_page(seen, driver)
+@pytest.mark.slow
+def test_demo_index_page(driver, demo, tmp_path: Path) -> None:
+    out, doc = demo
+    index = out / "index.html"
+    _check_page(_open(driver, index), driver)
     rows = driver.execute_script(
         "return Array.from(document.querySelectorAll('#summary-table tbody tr'))"
         ".map(r => r.cells[0].textContent)"
     )
-    assert rows == SCENARIOS
+    assert rows == _scenario_names(doc)
+    questions = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#questions-table tbody tr'))"
+        ".map(r => r.cells[0].textContent)"
+    )
+    # one row per variant, each against its own baseline
+    assert questions == [q.get("question") or v for q in doc["compare"] for v in q["variants"]]
     hrefs = driver.execute_script(
         "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"
     )
-    assert len(hrefs) >= 2 * len(SCENARIOS)
+    assert len(hrefs) >= 2 * len(rows)
     for href in hrefs:
         url = urlparse(href)
         assert url.scheme == "file", href
         target = Path(unquote(url.path))
         assert target.is_file(), href
-        assert batch_dir.resolve() in target.resolve().parents or target == index.resolve()
-
-    questions = driver.execute_script(
-        "return Array.from(document.querySelectorAll('#questions-table tbody tr'))"
-        ".map(r => r.cells[0].textContent)"
-    )
-    assert questions == ["Does a stronger satisfaction link pay?"]
+        assert out.resolve() in target.resolve().parents or target == index.resolve()
+    _check_chart_data(_chart_files(driver, index))
     _screenshot(driver, tmp_path, "report-index")
 
 
-def test_scenario_report_page(driver, batch_dir: Path, tmp_path: Path) -> None:
-    page = batch_dir / "scenarios" / "b2b_saas" / "scenario_report" / "scenario_report.html"
-    seen = _open(driver, page)
-    _check_page(seen, driver)
-    assert len(seen["images"]) >= 7  # every chart of the report
-    text = driver.execute_script("return document.body.innerText")
-    assert "Headline figures" in text and "LTV per account" in text
-    assert "the book earns" in text  # the answer: what the book earns and loses
-    # code is hidden by default
-    assert "reports.headline_display" not in text
+@pytest.mark.slow
+def test_every_demo_report_page(driver, demo, tmp_path: Path) -> None:
+    out, doc = demo
+    scenario_pages = sorted((out / "scenarios").glob("*/*/*.html"))
+    batch_pages = sorted((out / "batch").glob("*/*.html"))
+    assert len(scenario_pages) == len(doc["scenarios"]) * len(doc["notebooks"]["scenario"])
+    assert len(batch_pages) == len(doc["notebooks"]["batch"])
+    for page in [*scenario_pages, *batch_pages]:
+        text = _check_page(_open(driver, page), driver)
+        answer = text[text.index("Answer") :][:2000]
+        if page.stem == "scenario_report":
+            assert "the book earns" in answer, page  # what the book earns and loses
+            assert "reports.headline_display" not in text  # code is hidden
+        elif page.stem == "satisfaction_vs_arpu":
+            assert "Raising satisfaction by" in answer  # the verdict comes first
+            assert not HYPHEN_NUMBER.search(answer.split("1. Dose-response")[0]), answer
+        _check_chart_data(_chart_files(driver, page))
+    first = out / "scenarios" / scenario_pages[0].parent.parent.name
+    _open(driver, next(first.glob("scenario_report/*.html")))
     _screenshot(driver, tmp_path, "report-scenario")
-
-
-def test_lab_report_page(driver, batch_dir: Path, tmp_path: Path) -> None:
-    page = batch_dir / "batch" / "satisfaction_vs_arpu" / "satisfaction_vs_arpu.html"
-    seen = _open(driver, page)
-    _check_page(seen, driver)
-    text = driver.execute_script("return document.body.innerText")
-    answer = text[text.index("Answer") : text.index("1. Dose-response")]
-    assert "Raising satisfaction by 0.1" in answer  # the verdict comes first
+    lab = [p for p in batch_pages if p.stem == "satisfaction_vs_arpu"]
+    assert lab, "the demo batch runs the hypothesis lab"
+    _open(driver, lab[0])
     _screenshot(driver, tmp_path, "report-lab")
+
+
+def test_calibration_report_page(driver, tmp_path: Path) -> None:
+    """The calibration notebook as a report: its answer first, its tables written for
+    people, its charts described and their data beside it."""
+    from simlib import reports
+    from simlib.batch import ensure_kernel, execute_notebook, notebooks_dir
+
+    executed = tmp_path / "calibration.ipynb"
+    params = {"replications": 2, "seed": 4, "output_dir": str(tmp_path), "holdout_periods": 12}
+    execute_notebook(
+        notebooks_dir() / "calibration.ipynb", executed, params, ensure_kernel(), tmp_path, 300
+    )
+    page = reports.notebook_to_html(executed, tmp_path / "calibration.html")
+    text = _check_page(_open(driver, page), driver)
+    answer = text[text.index("Answer") : text.index("1. The data")]
+    assert "churns at its first renewal with probability" in answer
+    assert "recommended model" in answer and " pp " in answer
+    tables = driver.execute_script("return document.querySelectorAll('table.simlib-table').length")
+    assert tables >= 5  # data, fit, models, holdout models, gaps, CRM keys
+    fragment = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.simlib-code')).map(e => e.innerText)"
+    )
+    assert len(fragment) == 1 and "churn:" in fragment[0]
+    files = _chart_files(driver, page)
+    assert len(files) >= 4
+    _check_chart_data(files)

@@ -9,6 +9,7 @@ reads off the lab's tables, so the tests check the same intervals.
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -344,6 +345,67 @@ def test_verdict_reports_the_regression_bias() -> None:
     assert "agree within the interval" in lab.verdict(table, d, nc)
     with pytest.raises(UserInputError):
         lab.verdict(table.iloc[:0], d)
+
+
+#: A number signed with the ASCII hyphen-minus, and an interval written ``[a, b]``: the verdict
+#: writes neither (the report tables write the minus sign U+2212 and ``[a to b]``).
+HYPHEN_NUMBER = re.compile(r"(?<![\w.)])-\d")
+COMMA_INTERVAL = re.compile(r"\[[^\]]*\d, [^\]]*\]")
+
+
+def test_verdict_writes_numbers_as_the_report_tables_do() -> None:
+    """Known figures in, known text out: the minus sign U+2212, thousands separators, units,
+    ``[a to b]`` intervals, a relative change in %, churn in percentage points, and for each
+    part of the decomposition the very text of the lab's table cell."""
+    from simlib import reports
+    from simlib.formatting import format_interval
+
+    retention = np.array([1180.0, 1220.0, 1190.0, 1210.0])
+    expansion = np.array([-830.0, -770.0, -810.0, -790.0])  # total +400: 4 % of 10,000
+    table, d = _synthetic(retention, expansion, np.array([-12.0, -14.0, -13.0, -12.6]))
+    nc = pd.DataFrame(
+        [
+            {"estimate": "naive", "mean": 5477.0, "ci_low": 4665.0, "ci_high": 6288.0},
+            {"estimate": "within_segment", "mean": 419.0, "ci_low": 67.0, "ci_high": 771.0},
+            {"estimate": "causal", "mean": -416.0, "ci_low": -481.0, "ci_high": -350.0},
+            {"estimate": "naive_minus_causal", "mean": 5893.0, "ci_low": 5100.0, "ci_high": 6700.0},
+        ]
+    )
+    text = lab.verdict(table, d, nc, currency="USD")
+    assert not HYPHEN_NUMBER.search(text), HYPHEN_NUMBER.findall(text)
+    assert not COMMA_INTERVAL.search(text), COMMA_INTERVAL.findall(text)
+    assert "(+4.0 % of 10,000 USD, 95 % interval)" in text  # relative change: a percentage
+    assert "moved +0.080)" in text
+    assert "Monthly logo churn changed by −0.20 pp [−0.30 to −0.10]" in text
+    assert "would report +5,477 USD/month per unit of satisfaction" in text
+    assert "the intervention shows −416 USD/month [−481 to −350]" in text
+    assert "it reports +419 USD/month [+67 to +771]." in text
+    assert "off by +5,893 USD/month" in text
+    # the same words as the lab's decomposition table, cell for cell
+    parts = lab.decomposition_summary(d)
+    cells = reports.lab_parts_table(parts).frame["change [95 % interval]"].tolist()
+    assert len(cells) == 5
+    for cell in cells[:3]:  # total, retention, expansion: the three the verdict names
+        assert cell in text, (cell, text)
+    exp = mean_ci(d["expansion"])
+    assert format_interval(exp.mean, exp.low, exp.high, "money", signed=True) in text
+    assert "against expansion −800 USD [−" in text
+
+
+def test_cs_verdict_writes_numbers_as_the_report_tables_do() -> None:
+    roi = pd.DataFrame(
+        [
+            {"figure": "cs_cost", "mean": 12000.0, "ci_low": 11000.0, "ci_high": 13000.0},
+            {"figure": "revenue", "mean": 7800.0, "ci_low": 2100.0, "ci_high": 13500.0},
+            {"figure": "net_value", "mean": -4200.0, "ci_low": -7100.0, "ci_high": -1300.0},
+            {"figure": "roi", "mean": -0.35, "ci_low": -0.59, "ci_high": -0.11},
+        ]
+    )
+    text = lab.cs_verdict(roi, "EUR")
+    assert text.startswith("The CS team cost 12,000 EUR over the horizon")
+    assert "changed revenue by +7,800 EUR [+2,100 to +13,500]" in text
+    assert "gained −4,200 EUR [−7,100 to −1,300] (ROI −35 % of the cost)" in text
+    assert text.endswith("it does not earn its cost back.")
 
 
 # ------------------------------------------------------------------------------------------

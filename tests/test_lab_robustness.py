@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from statistics import NormalDist
 from types import SimpleNamespace
 
@@ -129,6 +130,9 @@ def test_robustness_text_states_share_and_flip() -> None:
     assert "expansion dominates, above it retention dominates" in text
     share = rob.to_json()["share"]
     assert math.isclose(sum(share.values()), 1.0) and share["retention"] == n_ret / 12
+    # numbers as the report tables write them: two significant digits, the minus sign U+2212
+    rob = Robustness(frame, {"k.x": Uncertain("k.x", -0.4567, 1234.0)}, [])
+    assert "k.x −0.46 to 1,200" in rob.sentences()
 
 
 # ------------------------------------------------------------------------------------------
@@ -331,7 +335,18 @@ def test_lab_command_writes_the_answer_with_robustness(tmp_path, capsys) -> None
     assert math.isclose(sum(rob["share"].values()), 1.0)
     for flip in rob["flips"]:
         assert {"key", "threshold", "below", "above"} <= set(flip)
-    assert "plausible settings" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "plausible settings" in printed
+    # what the command prints reads like the report tables (the minus sign U+2212, intervals
+    # "[a to b]", units); the JSON keeps its numbers as numbers
+    assert printed.startswith(doc["verdict"])
+    assert not re.search(r"(?<![\w.)])-\d", printed), printed
+    assert not re.search(r"\[[^\]]*\d, [^\]]*\]", printed), printed
+    assert re.search(r"by [+−]?[\d,]+(\.\d+)? USD \[[+−]?[\d,.]+ to [+−]?[\d,.]+\]", printed)
+    assert " pp [" in printed and " USD/month" in printed
+    total = doc["decomposition"]["total"]
+    assert all(isinstance(total[k], float) for k in ("mean", "ci_low", "ci_high"))
+    assert isinstance(doc["effects"]["arpa_end"]["baseline"], float)
 
 
 @pytest.mark.parametrize(
@@ -396,10 +411,10 @@ def test_referrals_are_part_of_the_decomposition_with_loyalty_on() -> None:
 
 @pytest.mark.slow
 def test_the_survivors_ratio_leaks_survivor_mix_where_the_per_account_slope_does_not() -> None:
-    """b2b_saas without the intent link has no channel from satisfaction to price: the
+    """b2b_saas_no_offers without the intent link has no channel from satisfaction to price: the
     per-account slope is exactly 0, the survivors' ratio measurably below 0 (who survives)."""
     over = ["offers.intent.satisfaction_to_intent=0", "population.initial_accounts=1500"]
-    exp = lab.run_intervention("b2b_saas", 0.1, 5, 1, [*over, "horizon_months=36"])
+    exp = lab.run_intervention("b2b_saas_no_offers", 0.1, 5, 1, [*over, "horizon_months=36"])
     nc = exp.naive_vs_causal().set_index("estimate")
     assert not prices_changed(exp.baseline, exp.treated)
     assert nc.loc["causal", "mean"] == 0.0

@@ -17,7 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent / "simlib"
 
 #: Layers, lowest first: module name prefixes (a module belongs to its longest prefix).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("simlib.errors", "simlib.registry", "simlib.io", "simlib.paths", "simlib.stats"),
+    (
+        "simlib.errors",
+        "simlib.registry",
+        "simlib.io",
+        "simlib.paths",
+        "simlib.stats",
+        "simlib.formatting",
+    ),
     ("simlib.distributions", "simlib.rng"),
     ("simlib.config", "simlib.scenario"),
     ("simlib.account", "simlib.ledger", "simlib.engine", "simlib.churn_odds"),

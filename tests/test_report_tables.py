@@ -28,6 +28,25 @@ def test_interval_is_written_for_people() -> None:
     assert rt.format_interval(5.0, 5.0, 5.0, "count") == "5"
 
 
+def test_one_number_formatter_for_tables_and_sentences() -> None:
+    from simlib import formatting
+
+    # the report tables write their numbers with the lowest layer's formatter
+    assert rt.format_interval is formatting.format_interval
+    assert rt.format_number is formatting.format_number
+    assert formatting.format_interval(-12.93, -20.1, -5.72, "money") == "−12.9 USD [−20.1 to −5.7]"
+    assert formatting.format_number(-1234567.8, "money_month", "EUR") == "−1,234,568 EUR/month"
+    assert formatting.format_percent(0.0234, signed=True) == "+2.3 %"
+    assert formatting.format_percent(-0.35, decimals=0) == "−35 %"
+    assert formatting.format_plain(0.1) == "0.1" and formatting.format_plain(-0.05) == "−0.05"
+    assert (
+        formatting.format_plain(1500) == "1,500" and formatting.format_plain(2.5e7) == "25,000,000"
+    )
+    assert formatting.format_plain(3.3e-7) == "0.00000033"
+    assert formatting.format_plain(float("nan")) == formatting.DASH
+    assert "-" not in formatting.format_number(-0.004, "share", signed=True)  # −0.40 pp
+
+
 @pytest.mark.parametrize("value", [1e-12, 3.3e-7, 1.288753e1, 1130.455842, 2.5e12, -7e15])
 @pytest.mark.parametrize("unit", ["money", "money_month", "share", "score", "count", ""])
 def test_no_scientific_notation_and_no_long_decimals(value: float, unit: str) -> None:
@@ -89,3 +108,51 @@ def test_figures_table_across_a_column() -> None:
 def test_control_characters_are_stripped_from_names() -> None:
     assert rt.clean_text("a\x00b\x1bc\td") == "abc d"
     assert reports.md_text("x*<b>\x00") == r"x\*&lt;b&gt;"
+
+
+def test_the_calibration_report_reads_for_people() -> None:
+    """The calibration's answer and tables: its figures, rounded, with units, no row numbers."""
+    from simlib import calibrate as cal
+
+    table = cal.demo_retention_table(seed=1)
+    fits = cal.fit_retention_models(table)
+    held = cal.fit_retention_models(table, fit_periods=12)
+    holdout = cal.holdout_table(table, fit_periods=12, fits=held)
+    gap = pd.DataFrame(
+        [
+            {
+                "group": "smb",
+                "max_abs_gap": 0.01234,
+                "period": 7,
+                "observed_n": 1810,
+                "simulated_n": 3620,
+            }
+        ]
+    )
+    text = reports.calibration_answer(fits, holdout, gap)
+    smb = next(f for f in fits if f.group == "smb")
+    assert smb.checks["recommended"] == "sbg"  # then the first renewal's churn is the Beta's mean
+    assert f"probability **{rt.format_number(smb.mean_churn, 'share')}**" in text
+    part = holdout[(holdout["group"] == "smb") & (holdout["part"] == "holdout")]
+    err = (part["fitted_survival"] - part["observed_survival"]).abs()
+    assert f"within {100 * err.mean():.2f} pp of the data on average" in text
+    assert "within 1.23 pp of the data's Kaplan–Meier curve (largest gap at month 7)" in text
+    assert not RAW_FLOAT.search(text)
+    shown = [
+        reports.calibration_data_table(table),
+        reports.calibration_fit_table(fits),
+        reports.calibration_model_table(held),
+        reports.calibration_gap_table(gap),
+    ]
+    for t in shown:
+        assert "row_heading" not in t.to_html()  # no row numbers
+        assert not RAW_FLOAT.search(t.frame.to_string()), t.frame
+    fit = shown[1].frame.set_index("group")
+    assert fit.loc["smb", "accounts"] == "1,810"
+    assert fit.loc["smb", "alpha"] == (
+        f"{rt.format_number(smb.alpha, '')} (se {rt.format_number(smb.alpha_se, '')})"
+    )
+    assert list(shown[0].frame.columns) == ["period", "smb", "mid_market"]  # the table's order
+    assert "holdout: mean gap" in shown[2].frame.columns
+    fragment = reports.CodeBlock("alpha: 0.694293")
+    assert 'class="simlib-code"' in fragment._repr_html_() and repr(fragment) == "alpha: 0.694293"

@@ -1,6 +1,9 @@
 """The lab's narrative: the plain-language verdict of an experiment, computed from its numbers
-(never a fixed sentence), and the wording helpers the lab's texts share (money with matching
-decimals, intervals, whether an interval excludes zero)."""
+(never a fixed sentence), and the wording helpers the lab's texts share (whether an interval
+excludes zero; money, intervals and percentages written by :mod:`simlib.formatting`, as the
+report tables write them: ``−12.9 USD [−20.1 to −5.7]``, the minus sign U+2212, thousands
+separators, a difference with its sign, a relative change in %, a change of a share in
+percentage points)."""
 
 from __future__ import annotations
 
@@ -9,28 +12,32 @@ import math
 import pandas as pd
 
 from ..errors import UserInputError
+from ..formatting import (
+    decimals_for,
+    format_interval,
+    format_number,
+    format_percent,
+    format_plain,
+)
 from .decomposition import decomposition_summary
 
 __all__ = ["verdict"]
 
 
-def _decimals(*values: float) -> int:
-    """Decimals to show a group of money figures alike: none from 100 up, else two."""
-    finite = [abs(v) for v in values if math.isfinite(v)]
-    return 0 if finite and max(finite) >= 100 else 2
+def _money(x: float, currency: str) -> str:
+    """A level of money (``54,911 USD``): no sign before a positive number."""
+    return format_number(x, "money", currency)
 
 
-def _money(x: float, currency: str, decimals: int | None = None) -> str:
-    d = _decimals(x) if decimals is None else decimals
-    return f"{x:,.{d}f} {currency}"
+def _ci_text(mean: float, low: float, high: float, currency: str, unit: str = "money") -> str:
+    """A difference with its interval, ``+1,266 USD [+941 to +1,591]`` (the interval left out
+    when undefined), as the report tables write the same figure."""
+    return format_interval(mean, low, high, unit, currency, signed=True)
 
 
-def _ci_text(mean: float, low: float, high: float, currency: str) -> str:
-    """``mean currency [low to high]`` (the interval left out when undefined)."""
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return _money(mean, currency)
-    d = _decimals(mean, low, high)
-    return f"{mean:,.{d}f} {currency} [{low:,.{d}f} to {high:,.{d}f}]"
+def _percent(ratio: float, signed: bool = True, decimals: int = 1) -> str:
+    """A ratio in % (``+2.3 %``; a relative change, not percentage points)."""
+    return format_percent(ratio, signed, decimals)
 
 
 def _sure(low: float, high: float) -> str | None:
@@ -106,9 +113,9 @@ def _headline(
     rel = tot["mean"] / base_r if base_r else float("nan")
     direction = _sure(tot["ci_low"], tot["ci_high"])
     head = (
-        f"Raising satisfaction by {dose:g} (the survivors' mean satisfaction moved "
-        f"{d_sat:+.3f}) changed revenue per opening account by "
-        f"{_ci_text(tot['mean'], tot['ci_low'], tot['ci_high'], currency)} ({rel:+.1%} of "
+        f"Raising satisfaction by {format_plain(dose)} (the survivors' mean satisfaction moved "
+        f"{format_number(d_sat, 'score', signed=True)}) changed revenue per opening account by "
+        f"{_ci_text(tot['mean'], tot['ci_low'], tot['ci_high'], currency)} ({_percent(rel)} of "
         f"{_money(base_r, currency)}, {pct} interval)"
     )
     if direction is None:
@@ -141,7 +148,7 @@ def _dominance(summ: pd.DataFrame, currency: str) -> str:
         f"{_ci_text(big['mean'], big['ci_low'], big['ci_high'], currency)}"
         f" against {smaller} "
         f"{_ci_text(small['mean'], small['ci_low'], small['ci_high'], currency)}"
-        f" ({share:.0%} of the two parts in size); "
+        f" ({_percent(share, signed=False, decimals=0)} of the two parts in size); "
         + (
             "the paired interval of their difference excludes zero, so this ranking is sure at "
             "the scenario's settings (against the simulation's noise, not against uncertain "
@@ -167,19 +174,22 @@ def _arpa_line(summ: pd.DataFrame, currency: str, prices_changed: bool | None = 
     arpa_dir = _sure(arpa["ci_low"], arpa["ci_high"])
     arpa_text = (
         f"ARPA of the surviving opening accounts at the last month changed by "
-        f"{_ci_text(arpa['mean'], arpa['ci_low'], arpa['ci_high'], currency + '/month')}"
+        f"{_ci_text(arpa['mean'], arpa['ci_low'], arpa['ci_high'], currency, 'money_month')}"
     )
     mix = summ.loc["arpa_mix"]["mean"]
     inside = summ.loc["arpa_within"]
     within = inside["mean"]
+    month = "money_month"
+    d = decimals_for(month, [within, mix])  # the two parts alike
     arpa_text += (
-        f" ({_within_words(prices_changed)} {within:+,.2f}, survivors' segment mix {mix:+,.2f})"
+        f" ({_within_words(prices_changed)} {format_number(within, month, currency, True, d)}, "
+        f"survivors' segment mix {format_number(mix, month, currency, True, d)})"
     )
     within_dir = _sure(inside["ci_low"], inside["ci_high"])
     if arpa_dir is None and within_dir is not None:
         arpa_text += (
             f": within segments ARPA measurably {'rises' if within_dir == 'up' else 'falls'} "
-            f"({_ci_text(within, inside['ci_low'], inside['ci_high'], currency + '/month')}), "
+            f"({_ci_text(within, inside['ci_low'], inside['ci_high'], currency, month)}), "
             "while the survivors' mix moves the total the other way or blurs it."
         )
     elif arpa_dir is None:
@@ -198,8 +208,8 @@ def _referral_line(summ: pd.DataFrame, currency: str) -> str:
     ref, rev = summ.loc["referrals"], summ.loc["referral_revenue"]
     total = summ.loc["total_with_referrals"]
     return (
-        f"Referrals (loyalty): {100 * ref['mean']:+.2f} referred accounts per 100 opening "
-        f"accounts, bringing "
+        f"Referrals (loyalty): {format_number(100 * ref['mean'], '', signed=True)} referred "
+        "accounts per 100 opening accounts, bringing "
         f"{_ci_text(rev['mean'], rev['ci_low'], rev['ci_high'], currency)} per opening account "
         f"over the horizon; with them, revenue per opening account changed by "
         f"{_ci_text(total['mean'], total['ci_low'], total['ci_high'], currency)}."
@@ -218,10 +228,8 @@ def _churn_line(rows: pd.DataFrame, currency: str) -> str:
         )
     else:
         ltv_text = "."
-    return (
-        f"Monthly logo churn changed by {100 * r['difference']:+.2f} points "
-        f"[{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]" + ltv_text
-    )
+    churn = format_interval(r["difference"], r["ci_low"], r["ci_high"], "share", signed=True)
+    return f"Monthly logo churn changed by {churn}" + ltv_text
 
 
 def _regression_line(naive_causal: pd.DataFrame, currency: str) -> str:
@@ -230,27 +238,31 @@ def _regression_line(naive_causal: pd.DataFrame, currency: str) -> str:
     nc = naive_causal.set_index("estimate")
     naive, causal = nc.loc["naive"], nc.loc["causal"]
     bias = nc.loc["naive_minus_causal"]
-    unit = f"{currency}/month per unit of satisfaction"
+    month = "money_month"
+
+    def slope(x: float) -> str:
+        return format_number(x, month, currency, signed=True)
+
     text = (
         f"A regression of MRR on satisfaction across the CRM's surviving accounts would "
-        f"report {naive['mean']:+,.0f} {unit}; the intervention shows {causal['mean']:+,.0f} "
-        f"[{causal['ci_low']:+,.0f}, {causal['ci_high']:+,.0f}]"
+        f"report {slope(naive['mean'])} per unit of satisfaction; the intervention shows "
+        f"{_ci_text(causal['mean'], causal['ci_low'], causal['ci_high'], currency, month)}"
         + (" (each account against itself)" if "within_segment" in nc.index else "")
     )
     if _sure(bias["ci_low"], bias["ci_high"]) is None:
         text += ": the two agree within the interval."
     else:
         text += (
-            f": the regression is off by {bias['mean']:+,.0f} (interval excludes zero): it "
+            f": the regression is off by {slope(bias['mean'])} (interval excludes zero): it "
             "reads who the satisfied accounts are (bigger, better served, survivors) as "
             "what satisfaction does."
             if bias["mean"] > 0
-            else f": the regression is off by {bias['mean']:+,.0f} (interval excludes zero)."
+            else f": the regression is off by {slope(bias['mean'])} (interval excludes zero)."
         )
     if "within_segment" in nc.index and math.isfinite(nc.loc["within_segment", "mean"]):
         w = nc.loc["within_segment"]
         text += (
             f" With one intercept per segment (a regression a CRM export allows) it reports "
-            f"{w['mean']:+,.0f} [{w['ci_low']:+,.0f}, {w['ci_high']:+,.0f}]."
+            f"{_ci_text(w['mean'], w['ci_low'], w['ci_high'], currency, month)}."
         )
     return text

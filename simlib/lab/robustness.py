@@ -43,6 +43,7 @@ from scipy.special import stdtrit
 
 from ..errors import CommandError, DataError
 from ..experiment import CacheArg, ExecutorArg
+from ..formatting import format_plain
 from ..run_options import RunOptions, accepts_run_options
 from ..scenario import load_scenario
 from ..sweep import integer_keys, lhs_points
@@ -363,11 +364,10 @@ class Robustness:
 
 
 def _about(x: float) -> str:
-    """``x`` to two significant digits, plainly (0.5, 0.94, 12, 1,200)."""
+    """``x`` to two significant digits, plainly (0.5, 0.94, 12, 1,200, −0.3)."""
     if x == 0 or not math.isfinite(x):
-        return f"{x:g}"
-    r = round(x, 1 - math.floor(math.log10(abs(x))))
-    return f"{r:,.0f}" if abs(r) >= 1000 else f"{r:g}"
+        return format_plain(x)
+    return format_plain(round(x, 1 - math.floor(math.log10(abs(x)))))
 
 
 def _key_words(key: str) -> str:
@@ -387,7 +387,7 @@ def robustness_text(rob: Robustness) -> str:
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], _rank(kv[0])))
     how = ", ".join(
         f"{k} {_about(u.lo)} to {_about(u.hi)}"
-        + (" (calibrated, +-1.96 standard errors)" if u.se is not None else "")
+        + (" (calibrated, ±1.96 standard errors)" if u.se is not None else "")
         for k, u in rob.uncertain.items()
     )
     top, top_n = ranked[0]

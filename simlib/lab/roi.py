@@ -16,7 +16,7 @@ from ..run_options import RunOptions, accepts_run_options
 from ..scenario import Scenario, load_scenario
 from ..stats import mean_ci
 from .designs import _options, _run
-from .narrative import _ci_text, _money, _sure
+from .narrative import _ci_text, _money, _percent, _sure
 
 __all__ = ["cs_roi", "cs_verdict", "run_cs_roi"]
 
@@ -90,7 +90,7 @@ def cs_verdict(roi: pd.DataFrame, currency: str = "USD") -> str:
         f"The CS team cost {_money(cost['mean'], currency)} over the horizon and changed revenue "
         f"by {_ci_text(rev['mean'], rev['ci_low'], rev['ci_high'], currency)}; net of its cost "
         f"the business gained {_ci_text(net['mean'], net['ci_low'], net['ci_high'], currency)} "
-        f"(ROI {ratio['mean']:+.0%} of the cost)"
+        f"(ROI {_percent(ratio['mean'], decimals=0)} of the cost)"
     )
     sign = _sure(net["ci_low"], net["ci_high"])
     if sign == "up":

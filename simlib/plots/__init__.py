@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 from matplotlib.ticker import Formatter, FuncFormatter, PercentFormatter
 from scipy.special import stdtrit
 
 from ..metrics import metric_label, metric_unit
 from ..survival import account_survival
+from .data import chart_data
 
 __all__ = [
     "ReportFigure",
@@ -168,32 +168,6 @@ def describe_figure(fig: Figure) -> str:
     text = f"Chart: {head}." + (" Panels: " + " | ".join(parts) + "." if parts else "")
     number = getattr(fig, "chart_number", 0)
     return text + (f" Its data: charts/chart-{number:02d}.csv." if number else "")
-
-
-def chart_data(fig: Figure) -> pd.DataFrame:
-    """The numbers a chart draws, as a tidy table (``panel, series, x, y``): every line (and
-    error bar), every bar, every heatmap cell (``x``: column, ``series``: row)."""
-    rows: list[dict[str, Any]] = []
-    for i, ax in enumerate(fig.axes):
-        panel = ax.get_title() or ax.get_title("left") or ax.get_ylabel() or f"panel {i + 1}"
-        for line in ax.get_lines():
-            label = str(line.get_label())
-            xs, ys = line.get_xdata(), line.get_ydata()
-            for x, y in zip(np.atleast_1d(xs), np.atleast_1d(ys), strict=False):
-                rows.append({"panel": panel, "series": label, "x": x, "y": y})
-        for patch in ax.patches:
-            if isinstance(patch, Rectangle):
-                horizontal = patch.get_width() > 0 and patch.get_y() != 0 and patch.get_x() == 0
-                x = patch.get_y() + patch.get_height() / 2 if horizontal else patch.get_x()
-                value = patch.get_width() if horizontal else patch.get_height()
-                rows.append({"panel": panel, "series": "bar", "x": x, "y": value})
-        for coll in ax.collections:
-            arr = coll.get_array() if hasattr(coll, "get_array") else None
-            if arr is not None and np.ndim(arr) == 2:
-                for r, row in enumerate(np.asarray(arr)):
-                    for c, v in enumerate(row):
-                        rows.append({"panel": panel, "series": r, "x": c, "y": v})
-    return pd.DataFrame(rows, columns=["panel", "series", "x", "y"])
 
 
 def _figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (9, 5), **kw: Any):
@@ -495,6 +469,7 @@ def cohort_retention_heatmap(
         vmin=0,
         vmax=1,
         cmap="viridis",
+        yticklabels=True,  # every cohort named (and its row in the chart's data)
         cbar_kws={"label": "share of cohort still subscribed", "format": PercentFormatter(1.0)},
     )
     ax.set_xlabel("months since the account started")
@@ -563,6 +538,7 @@ def forest_plot(table: pd.DataFrame, metrics: Sequence[str] | None = None) -> Fi
             )
         ax.axvline(0, color="black", lw=1)
         ax.set_yticks(range(len(names)), names)
+        ax.set_ylabel("scenario")
         ax.set_ylim(-0.6, len(names) - 0.4)
         ax.invert_yaxis()
         ax.set_title(f"Δ {metric_label(metric)}", fontsize=11, loc="left")
@@ -658,6 +634,7 @@ def metric_bars(
             if not np.isnan(ci.half_width):
                 ax.errorbar(ci.mean, i, xerr=ci.half_width, color="black", capsize=4)
         ax.set_yticks(range(len(names)), names if ax is axes[0, 0] else [""] * len(names))
+        ax.set_ylabel("scenario" if ax is axes[0, 0] else "")
         ax.invert_yaxis()
         ax.set_title(metric_label(metric), fontsize=11)
         if metric_unit(metric) == "share":

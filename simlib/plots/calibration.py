@@ -7,7 +7,9 @@
   against the survival of accounts simulated with the fitted parameters;
 * :func:`hazard_fit`: the observed churn hazard by renewal (95 % Wilson band) beside each fitted
   model's (the plain sBG, whose hazard can only fall, and the sBG with a tenure profile), so a
-  reader sees why one model is recommended.
+  reader sees why one model is recommended;
+* :func:`churn_by_health`: a CRM panel's observed monthly churn by band of recorded health
+  (95 % Wilson intervals) beside the fitted model's (``simlib calibrate panel``).
 
 Time is in renewal periods since the cohort started (months for monthly contracts).
 """
@@ -16,21 +18,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-__all__ = ["hazard_fit", "km_vs_simulated", "retention_fit"]
+__all__ = ["churn_by_health", "hazard_fit", "km_vs_simulated", "retention_fit"]
 
 
 def _figure(size: tuple[float, float]) -> tuple[Figure, Any]:
-    from . import set_theme
+    """A chart of the kit's theme that describes itself (alt text) and whose data a report
+    writes beside it (:func:`simlib.plots.chart_data`)."""
+    from . import _figure as figure
 
-    set_theme()
-    return plt.subplots(figsize=size, layout="constrained")
+    return figure(size=size)
 
 
 def _time_label(period_months: int) -> str:
@@ -154,12 +156,9 @@ def hazard_fit(hazard: pd.DataFrame, title: str | None = None) -> Figure:
     """
     table = hazard.assign(group=hazard["group"].map(_name))
     names = list(pd.unique(table["group"]))
-    from . import set_theme
+    from . import _figure as figure
 
-    set_theme()
-    fig, axes = plt.subplots(
-        1, len(names), figsize=(5.5 * len(names), 4.5), layout="constrained", squeeze=False
-    )
+    fig, axes = figure(1, len(names), size=(5.5 * len(names), 4.5), squeeze=False)
     colors = _colors([m for m in _MODELS if m in table.columns])
     for ax, name in zip(axes[0], names, strict=True):
         part = table[table["group"] == name].sort_values("period")
@@ -181,4 +180,25 @@ def hazard_fit(hazard: pd.DataFrame, title: str | None = None) -> Figure:
         ax.legend(fontsize=9)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def churn_by_health(bands: pd.DataFrame, title: str | None = None) -> Figure:
+    """Observed monthly churn by band of recorded health (dots, 95 % Wilson intervals) against
+    the fitted model's (line). ``bands``: :func:`simlib.calibration.panel.hazard_by_health`
+    (``health_low, health_high, observed, observed_ci_low, observed_ci_high, predicted``);
+    health on the 0-1 scale, churn a share of the accounts of the band per month."""
+    fig, ax = _figure((7, 4))
+    mid = ((bands["health_low"] + bands["health_high"]) / 2).to_numpy(dtype=np.float64)
+    obs = bands["observed"].to_numpy(dtype=np.float64)
+    err = np.vstack(
+        [obs - bands["observed_ci_low"].to_numpy(), bands["observed_ci_high"].to_numpy() - obs]
+    )
+    ax.errorbar(mid, obs, yerr=err, fmt="o", capsize=3, label="observed (95 % Wilson)")
+    ax.plot(mid, bands["predicted"], "-", lw=2, label="fitted model")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    ax.set_xlabel("recorded health (0-1)")
+    ax.set_ylabel("monthly churn")
+    ax.set_title(title or "Churn by health: the CRM panel against the fit")
+    ax.legend()
     return fig
