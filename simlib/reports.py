@@ -559,7 +559,7 @@ def effect_text(row: Any, currency: str = "USD") -> str:
 
 
 def effect_sentence(row: Any, currency: str = "USD") -> str:
-    """``raises net value by ... (sure)``: the direction, the effect and whether the paired
+    """``raises net value (better): +1,266 USD [...]; ...``: the direction, the effect and whether the paired
     interval excludes zero, for one comparison row."""
     label = report_tables.figure_label(row.metric)
     if not np.isfinite(row.difference):
@@ -580,7 +580,7 @@ def effect_sentence(row: Any, currency: str = "USD") -> str:
     )
     if row.difference == 0:
         return f"leaves {label} unchanged"
-    return f"{verb} {label}{good} by {effect_text(row, currency)}; {sure}"
+    return f"{verb} {label}{good}: {effect_text(row, currency)}; {sure}"  # the sign is the verb's
 
 
 def _better(metric: str) -> str | None:

@@ -156,3 +156,17 @@ def test_the_calibration_report_reads_for_people() -> None:
     assert "holdout: mean gap" in shown[2].frame.columns
     fragment = reports.CodeBlock("alpha: 0.694293")
     assert 'class="simlib-code"' in fragment._repr_html_() and repr(fragment) == "alpha: 0.694293"
+
+
+def test_an_effect_sentence_says_the_direction_once() -> None:
+    from types import SimpleNamespace
+
+    from simlib.reports import effect_sentence
+
+    row = SimpleNamespace(
+        metric="net_value", difference=-5000.0, paired_ci_low=-7000.0, paired_ci_high=-3000.0
+    )
+    text = effect_sentence(row)
+    assert text.startswith("lowers net value") and "(worse)" in text
+    assert " by " not in text and "\u22125,000 USD [\u22127,000 to \u22123,000]" in text
+    assert text.endswith("the 95 % paired interval excludes zero")
