@@ -21,11 +21,13 @@ from scipy.special import expit, logit
 
 from simlib.calibration.covariate import (
     CovariateData,
+    CovariateFit,
     calibrate_scores,
     fit_satisfaction_accounts,
     satisfaction_survival,
     validate_accounts,
 )
+from simlib.calibration.covariate_checks import satisfaction_checks
 from simlib.calibration.fitting import fit_sbg
 from simlib.calibration.readers import AccountData, account_counts
 from simlib.cli import main
@@ -254,3 +256,96 @@ def test_cli_needs_the_range_and_the_column(tmp_path: Path, capsys) -> None:
     assert "--satisfaction-range" in capsys.readouterr().err
     assert main([*base, "--event=churned", "--validate", str(tmp_path / "a.csv")]) == 2
     assert "--satisfaction" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------
+# The model checks (simlib/calibration/covariate_checks.py)
+
+
+def _checked(data: CovariateData, pieces: int | None = None) -> CovariateFit:
+    (fit,) = fit_satisfaction_accounts([data], tenure_pieces=pieces)
+    satisfaction_checks([fit], [data], tenure_pieces=pieces)
+    assert fit.checks is not None
+    return fit
+
+
+def test_checks_of_a_book_with_a_link() -> None:
+    """The satisfaction model beside the sBG and the tenure check, as every calibrate command
+    reports them; its hazard is the compensator of the churns, so over all renewals it expects
+    the churns observed (within 4 binomial standard errors)."""
+    data, _ = simulate(3000, 0.8, 8.0, 2.5, 18, seed=31)
+    fit = _checked(data)
+    checks = fit.checks
+    assert checks is not None
+    assert {"hazard", "models", "likelihood_ratio", "recommended", "warnings"} <= set(checks)
+    assert [m["model"] for m in checks["models"]] == ["sbg", "sbg_tenure", "sbg_satisfaction"]
+    lr = checks["likelihood_ratio"]
+    assert lr["model"] == "sbg_satisfaction" and lr["df"] == 1 and lr["rejects_sbg"]
+    assert checks["recommended"] == "sbg_satisfaction"
+    assert checks["tenure_likelihood_ratio"]["df"] == 3
+    rows = checks["hazard"]
+    expected = sum(r["at_risk"] * r["sbg_satisfaction"] for r in rows)
+    var = sum(r["at_risk"] * r["sbg_satisfaction"] * (1 - r["sbg_satisfaction"]) for r in rows)
+    assert abs(sum(r["churned"] for r in rows) - expected) <= Z * np.sqrt(var)
+    ll = {m["model"]: m["log_likelihood"] for m in checks["models"]}
+    assert ll["sbg_satisfaction"] == pytest.approx(fit.log_likelihood)
+    assert lr["statistic"] == pytest.approx(2 * (ll["sbg_satisfaction"] - ll["sbg"]))
+
+
+def test_checks_of_a_book_without_a_link_keep_the_sbg() -> None:
+    data, _ = simulate(3000, 0.8, 8.0, 0.0, 18, seed=31)
+    checks = _checked(data).checks
+    assert checks is not None
+    assert not checks["likelihood_ratio"]["rejects_sbg"] and checks["recommended"] == "sbg"
+
+
+def test_checks_say_the_hazard_rises_and_recommend_the_profile() -> None:
+    data, _ = simulate(3000, 0.8, 8.0, 2.0, 18, seed=31, profile=(-2.0, 1.0, 1.5))
+    fit = _checked(data)
+    checks = fit.checks
+    assert checks is not None
+    assert checks["recommended"] == "sbg_satisfaction_tenure"
+    assert any("hazard rises with tenure" in w for w in checks["warnings"])
+    assert any("hazard rises with tenure" in w for w in fit.warnings)
+    small, _ = simulate(800, 0.8, 8.0, 2.0, 8, seed=32, profile=(-2.0,))
+    with_profile = _checked(small, pieces=2).checks
+    assert with_profile is not None
+    assert with_profile["likelihood_ratio"]["df"] == 2
+    assert with_profile["recommended"] == "sbg_satisfaction_tenure"
+    assert with_profile["models"][-1]["model"] == "sbg_satisfaction_tenure"
+
+
+def test_checks_warn_of_a_degenerate_beta() -> None:
+    """Every account with the same risk (Beta(5000, 95000)) and no link: both Betas run to the
+    edge where heterogeneity vanishes, and the checks say so."""
+    data, _ = simulate(3000, 5000.0, 95000.0, 0.0, 24, seed=2)
+    checks = _checked(data).checks
+    assert checks is not None
+    assert any(
+        w.startswith("the plain sBG's Beta ran to a degenerate edge") for w in checks["warnings"]
+    )
+    assert any(
+        w.startswith("the satisfaction model's Beta ran to a degenerate edge")
+        for w in checks["warnings"]
+    )
+
+
+def test_cli_satisfaction_fit_carries_the_checks(tmp_path: Path, run_cli) -> None:
+    data, _ = simulate(1500, 0.8, 8.0, 2.0, 18, seed=41)
+    _write(tmp_path / "a.csv", data)
+    base = [
+        "calibrate",
+        "accounts",
+        str(tmp_path / "a.csv"),
+        "--duration=months",
+        "--event=churned",
+    ]
+    code, plain_out, err = run_cli(*base)
+    assert code == 0, err
+    code, out, err = run_cli(*base, "--satisfaction=health", "--satisfaction-range=0:100")
+    assert code == 0, err
+    (plain,) = json.loads(plain_out)["fits"]
+    (fit,) = json.loads(out)["fits"]
+    assert set(plain["checks"]) <= set(fit["checks"])
+    assert fit["checks"]["recommended"] == "sbg_satisfaction"
+    assert all("sbg_satisfaction" in r for r in fit["checks"]["hazard"])

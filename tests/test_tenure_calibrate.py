@@ -281,7 +281,9 @@ def test_cli_every_command_checks_the_model(run_cli):
         assert len(checks["hazard"]) == 24 and checks["likelihood_ratio"]["df"] == 3
 
 
-def test_cli_refuses_a_profile_fragment_by_group_and_a_profile_too_long(tmp_path, run_cli, rising):
+def test_cli_profile_fragment_by_group_and_a_profile_too_long(tmp_path, run_cli, rising):
+    """Fits by group with a profile write each segment's own profile
+    (population.segments.S.churn.tenure_profile); the fragment loads and runs."""
     path = _write_book(tmp_path, rising)
     out, frag = tmp_path / "fit.json", tmp_path / "churn.yaml"
     code, stdout, stderr = run_cli(
@@ -301,8 +303,20 @@ def test_cli_refuses_a_profile_fragment_by_group_and_a_profile_too_long(tmp_path
         "--fragment",
         str(frag),
     )
-    assert code == 2 and stdout == "" and "churn.tenure_profile" in stderr
-    assert not out.exists() and not frag.exists()
+    assert code == 0, stderr
+    result = json.loads(stdout)
+    ((name, rec),) = ((r["group"], r) for r in result["fits"])
+    key = f"population.segments.{name}.churn.tenure_profile.monthly="
+    assert any(o.startswith(key) for o in result["overrides"]), result["overrides"]
+    doc = yaml.safe_load(frag.read_text())
+    seg = doc["population"]["segments"][name]["churn"]
+    assert seg["tenure_profile"]["monthly"] == pytest.approx(rec["tenure_profile"], rel=1e-5)
+    scenario = simlib.load_scenario({"extends": "textbook", **doc})
+    assert scenario.segment_table()[name].churn.tenure_profile.monthly == pytest.approx(
+        rec["tenure_profile"], rel=1e-5
+    )
+    run = simlib.simulate(scenario, seed=1, overrides=["horizon_months=3"])
+    assert len(run.accounts) > 0
     code, _, stderr = run_cli(
         "calibrate",
         "accounts",
@@ -334,6 +348,19 @@ def test_apply_fits_puts_the_profile_into_the_scenario(rising):
     scenario = cal.apply_fits("textbook", [fit])
     assert scenario.churn.tenure_profile.monthly == fit.tenure_profile
     assert scenario.churn.monthly.alpha == fit.alpha
+    grouped = fit_accounts_models(rising, "duration_months", "event", "segment", 1, 4)
+    scenario = cal.apply_fits("textbook", grouped)
+    (seg,) = scenario.segment_table().values()
+    assert seg.churn.tenure_profile.monthly == grouped[0].tenure_profile
+    assert "tenure_profile" in cal.scenario_fragment(grouped)
+
+
+def test_without_segment_profiles_a_profile_by_group_is_refused(rising, monkeypatch):
+    """A scenario whose segments take no profile of their own: fits by group with a profile
+    have no fragment (the scenario's profile is every segment's)."""
+    from simlib.calibration import fragments
+
+    monkeypatch.setattr(fragments, "segments_take_a_profile", lambda: False)
     grouped = fit_accounts_models(rising, "duration_months", "event", "segment", 1, 4)
     with pytest.raises(DataError, match=r"churn\.tenure_profile"):
         cal.scenario_fragment(grouped)

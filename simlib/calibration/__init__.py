@@ -13,6 +13,13 @@
 * :mod:`~simlib.calibration.readers`: those tables validated, every bad cell named by file, CSV
   line (and 1-based data row) and column (:mod:`simlib.io.csv`); nothing is fitted on bad data;
 * :mod:`~simlib.calibration.curves`: Kaplan–Meier curves of the data and the gap to a simulation;
+* :mod:`~simlib.calibration.covariate`: the sBG with the health score as a covariate of the churn
+  odds, and :mod:`~simlib.calibration.covariate_checks` its model checks;
+* :mod:`~simlib.calibration.panel`: the links fitted from an account-month panel (a CRM export),
+  with :mod:`~simlib.calibration.panel_read` (the panel checked),
+  :mod:`~simlib.calibration.panel_noise` (the health score's noise and its regression
+  calibration) and :mod:`~simlib.calibration.panel_churn` (the churn model with monthly and
+  annual renewals, a tenure profile, groups, and its clustered standard errors);
 * :mod:`~simlib.calibration.simulated`: a simulation's accounts as calibration data;
 * :mod:`~simlib.calibration.fragments`: fits as a scenario fragment, ``--set`` overrides or a
   scenario; :mod:`~simlib.calibration.report`: the JSON object ``simlib calibrate`` prints.

@@ -3,12 +3,14 @@
 A fit of monthly renewal periods sets ``churn.monthly``, one of 12-month periods
 ``churn.annual``; fits by group set ``population.segments.<group>.churn.<kind>`` with each
 group's share of the accounts in the data (the shares add up to 1). A fit with a tenure profile
-(:class:`~simlib.calibration.tenure.TenureFit`) also sets ``churn.tenure_profile.<kind>``; the
-scenario's profile is shared by every segment, so fits by group with a profile are refused.
-Values are rounded to six significant digits in fragments and overrides. A fit with the
-satisfaction covariate (:class:`~simlib.calibration.covariate.CovariateFit`) also sets
-``churn.satisfaction_effect`` and ``churn.satisfaction_reference`` (shared by every segment, as
-the fit shares them), so that the Beta it writes is the risk at that reference health.
+(:class:`~simlib.calibration.tenure.TenureFit`) also sets ``churn.tenure_profile.<kind>``, and
+fits by group with a profile set each group's own ``population.segments.<group>.churn.
+tenure_profile.<kind>`` (a segment's profile is merged over the scenario's, so its other keys,
+such as ``onboarding_completion``, stay the scenario's). Values are rounded to six significant
+digits in fragments and overrides. A fit with the satisfaction covariate
+(:class:`~simlib.calibration.covariate.CovariateFit`) also sets ``churn.satisfaction_effect``
+and ``churn.satisfaction_reference`` (shared by every segment, as the fit shares them), so that
+the Beta it writes is the risk at that reference health.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ import yaml
 from ..errors import DataError
 from .sbg import SBGFit
 
-__all__ = ["KINDS", "apply_fits", "scenario_fragment", "scenario_overrides"]
+__all__ = [
+    "KINDS",
+    "apply_fits",
+    "scenario_fragment",
+    "scenario_overrides",
+    "segments_take_a_profile",
+]
 
 #: Renewal periods (months) that scenarios know, by the contract kind they set.
 KINDS = {1: "monthly", 12: "annual"}
@@ -49,19 +57,28 @@ def _kind(fits: Sequence[SBGFit]) -> str:
     return KINDS[next(iter(months))]
 
 
-def _profile(fits: Sequence[SBGFit]) -> list[float] | None:
-    """The tenure profile of one fit without a group (rounded), None without one; fits by group
-    with a profile are refused (the scenario has one profile for every segment)."""
+def _profile(fits: Sequence[SBGFit]) -> dict[str | None, list[float]] | None:
+    """The tenure profile of each fit that has one (rounded), by group; None without one.
+    Fits by group with a profile need a scenario whose segments take a profile of their own
+    (``population.segments.<S>.churn.tenure_profile``); otherwise they are refused."""
     with_profile = [f for f in fits if getattr(f, "tenure_profile", None)]
     if not with_profile:
         return None
-    if len(fits) != 1 or fits[0].group is not None:
+    grouped = len(fits) != 1 or fits[0].group is not None
+    if grouped and not segments_take_a_profile():
         raise DataError(
             "churn.tenure_profile is one profile for every segment of a scenario, so fits by "
             "group with a tenure profile cannot be written as a scenario; fit without the "
             "groups (or one group's data at a time) to get a fragment"
         )
-    return [_round(v) for v in with_profile[0].tenure_profile]  # type: ignore[attr-defined]
+    return {f.group: [_round(v) for v in f.tenure_profile] for f in with_profile}  # type: ignore[attr-defined]
+
+
+def segments_take_a_profile() -> bool:
+    """Whether a scenario's segments take a tenure profile of their own."""
+    from ..config.population import SegmentChurn
+
+    return "tenure_profile" in SegmentChurn.model_fields
 
 
 def _satisfaction(fits: Sequence[SBGFit]) -> dict[str, float] | None:
@@ -93,14 +110,14 @@ def _fragment_dict(fits: Sequence[SBGFit]) -> dict[str, Any]:
         f = fits[0]
         churn: dict[str, Any] = {kind: {"alpha": _round(f.alpha), "beta": _round(f.beta)}}
         if profile is not None:
-            churn["tenure_profile"] = {kind: profile}
+            churn["tenure_profile"] = {kind: profile[None]}
         return {"churn": churn | (link or {})}
     segments = {}
     for f, share in zip(fits, _shares(fits), strict=True):
-        segments[str(f.group)] = {
-            "share": share,
-            "churn": {kind: {"alpha": _round(f.alpha), "beta": _round(f.beta)}},
-        }
+        seg_churn: dict[str, Any] = {kind: {"alpha": _round(f.alpha), "beta": _round(f.beta)}}
+        if profile is not None and f.group in profile:
+            seg_churn["tenure_profile"] = {kind: profile[f.group]}
+        segments[str(f.group)] = {"share": share, "churn": seg_churn}
     out: dict[str, Any] = {"population": {"segments": segments}}
     return ({"churn": link} | out) if link else out
 
@@ -110,7 +127,8 @@ def scenario_fragment(fits: Sequence[SBGFit], source: str = "") -> str:
 
     One fit without a group: ``churn.monthly`` (or ``churn.annual`` for 12-month periods).
     Several groups: ``population.segments.<group>.churn.monthly`` with each group's ``share`` of
-    the accounts in the data (so the segment shares add up to 1).
+    the accounts in the data (so the segment shares add up to 1), and with a tenure profile
+    ``population.segments.<group>.churn.tenure_profile.monthly``.
     """
     lines = [
         "# Churn per renewal ~ Beta(alpha, beta), fitted by simlib calibrate (shifted-beta-",
@@ -155,7 +173,7 @@ def scenario_overrides(fits: Sequence[SBGFit]) -> list[str]:
         f = fits[0]
         out = [f"churn.{kind}.alpha={_round(f.alpha)!r}", f"churn.{kind}.beta={_round(f.beta)!r}"]
         if profile is not None:
-            out.append(f"churn.tenure_profile.{kind}={profile!r}")
+            out.append(f"churn.tenure_profile.{kind}={profile[None]!r}")
         return out + _link_overrides(fits)
     out = _link_overrides(fits)
     for f, share in zip(fits, _shares(fits), strict=True):
@@ -163,6 +181,8 @@ def scenario_overrides(fits: Sequence[SBGFit]) -> list[str]:
         out.append(f"{prefix}.share={share!r}")
         out.append(f"{prefix}.churn.{kind}.alpha={_round(f.alpha)!r}")
         out.append(f"{prefix}.churn.{kind}.beta={_round(f.beta)!r}")
+        if profile is not None and f.group in profile:
+            out.append(f"{prefix}.churn.tenure_profile.{kind}={profile[f.group]!r}")
     return out
 
 
@@ -201,13 +221,16 @@ def apply_fits(base: Any, fits: Sequence[SBGFit], all_on_contract: bool = False)
         doc["churn"][kind] = dict(values)
         if profile is not None:
             doc["churn"]["tenure_profile"][kind] = list(fits[0].tenure_profile)  # type: ignore[attr-defined]
+        for seg in segments.values():  # the fit is every segment's: no profile of their own
+            if profile is not None and seg["churn"].get("tenure_profile"):
+                seg["churn"]["tenure_profile"][kind] = list(fits[0].tenure_profile)  # type: ignore[attr-defined]
         for seg in segments.values():
             seg["churn"][kind] = dict(values)
         return load_scenario(doc)
     groups = [str(f.group) for f in fits]
     if all(g in segments for g in groups):
         for f in fits:
-            segments[str(f.group)]["churn"][kind] = {"alpha": f.alpha, "beta": f.beta}
+            _set_segment_churn(segments[str(f.group)], f, kind, profile is not None)
         return load_scenario(doc)
     if len(segments) != 1:
         raise DataError(
@@ -218,7 +241,17 @@ def apply_fits(base: Any, fits: Sequence[SBGFit], all_on_contract: bool = False)
     for f, share in zip(fits, _shares(fits), strict=True):
         seg = copy.deepcopy(template)
         seg["share"] = share
-        seg["churn"][kind] = {"alpha": f.alpha, "beta": f.beta}
+        _set_segment_churn(seg, f, kind, profile is not None)
         new[str(f.group)] = seg
     doc["population"]["segments"] = new
     return load_scenario(doc)
+
+
+def _set_segment_churn(seg: dict[str, Any], f: SBGFit, kind: str, with_profile: bool) -> None:
+    """A segment's fitted Beta and, with a profile, its own tenure profile (merged over what
+    the segment had, so its other profile keys stay)."""
+    seg["churn"][kind] = {"alpha": f.alpha, "beta": f.beta}
+    if with_profile and getattr(f, "tenure_profile", None):
+        own = dict(seg["churn"].get("tenure_profile") or {})
+        own[kind] = list(f.tenure_profile)  # type: ignore[attr-defined]
+        seg["churn"]["tenure_profile"] = own

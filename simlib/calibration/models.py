@@ -355,7 +355,9 @@ def model_table(fits: Sequence[SBGFit]) -> pd.DataFrame:
                     "parameters": m["parameters"],
                     "log_likelihood": m["log_likelihood"],
                     "aic": m["aic"],
-                    "lr_p_value": lr.get("p_value") if m["model"] == "sbg_tenure" else None,
+                    "lr_p_value": lr.get("p_value")
+                    if m["model"] == lr.get("model", "sbg_tenure")
+                    else None,
                     "holdout_mean_abs_error": gap.get("mean_abs_error"),
                     "holdout_max_abs_error": gap.get("max_abs_error"),
                     "recommended": m["model"] == f.checks["recommended"],

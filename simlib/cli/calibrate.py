@@ -231,6 +231,32 @@ def _panel_arguments(sub: Any) -> None:
             "estimated from the panel; 0: no correction)"
         ),
     )
+    p.add_argument(
+        "--contract",
+        metavar="COL",
+        help=(
+            "contract column (monthly or annual, one per account): annual accounts renew, and "
+            "can churn, every 12 months only, with their own Beta (churn.annual); default: "
+            "every account monthly"
+        ),
+    )
+    p.add_argument(
+        "--group",
+        metavar="COL",
+        help=(
+            "fit one Beta per value of COL (e.g. segment; one value per account), written "
+            "under population.segments.<value>; the links are shared"
+        ),
+    )
+    p.add_argument(
+        "--tenure-profile",
+        type=_pieces,
+        metavar="K",
+        help=(
+            "fit a tenure profile of monthly renewals in K pieces (renewals 1..K-1 each with "
+            "their own log-odds shift, K and later none) jointly with the Beta and the link"
+        ),
+    )
     p.add_argument("--out", metavar="FILE", help="also write the JSON object to FILE")
     p.add_argument(
         "--fragment", metavar="FILE", help="write a scenario fragment (YAML) with the fitted keys"
@@ -290,6 +316,7 @@ def _satisfaction_fit(args: argparse.Namespace) -> tuple[list[Any], dict[str, An
         read_satisfaction_accounts,
         validate_accounts,
     )
+    from ..calibration.covariate_checks import satisfaction_checks
 
     if not args.satisfaction:
         raise CommandError("--validate: the bands need a health column; give --satisfaction COL")
@@ -321,6 +348,7 @@ def _satisfaction_fit(args: argparse.Namespace) -> tuple[list[Any], dict[str, An
     fits = fit_satisfaction_accounts(
         train, args.satisfaction_range, args.period_months, args.tenure_profile
     )
+    satisfaction_checks(fits, train, args.period_months, args.tenure_profile)
     for f in fits:
         f.satisfaction_noise_sd, f.satisfaction_reliability = noise, lam
     validation = validate_accounts(fits, test, args.bands) if test is not None else None
@@ -335,9 +363,9 @@ def _calibrate_panel(args: argparse.Namespace) -> int:
 
     data = read_panel(
         args.file, args.account, args.month, args.health, args.churned, args.mrr,
-        args.health_range,
+        args.health_range, args.contract, args.group,
     )  # fmt: skip
-    result = panel_json(fit_panel(data, args.health_noise), args.file)
+    result = panel_json(fit_panel(data, args.health_noise, args.tenure_profile), args.file)
     text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
     fragment = panel_fragment(result, args.file) if args.fragment else None
     if args.out:
