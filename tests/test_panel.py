@@ -94,3 +94,19 @@ def test_cli_writes_the_panel(tmp_path: Path, capsys) -> None:
     assert code == 2
     assert "--panel" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_the_contract_column_is_the_contract_in_force() -> None:
+    """Each account's last panel row has the contract the accounts table ends with; a term
+    conversion moves an account from monthly to annual once, never back, and in the default
+    book (conversions on) some accounts do."""
+    result = run("b2b_saas", **{"population.initial_accounts": 1500, "horizon_months": 24})
+    panel = result.panel
+    assert panel is not None
+    last = panel.sort_values("month").groupby(["replication", "account_id"]).tail(1)
+    acc = result.accounts.set_index(["replication", "account_id"])["contract"].astype(str)
+    got = last.set_index(["replication", "account_id"])["contract"].astype(str)
+    assert (got == acc.loc[got.index]).all()
+    annual = (panel["contract"] == "annual").astype(int)
+    steps = annual.groupby([panel["replication"], panel["account_id"]]).diff().dropna()
+    assert steps.min() == 0 and steps.max() == 1  # monthly -> annual only, and it happens

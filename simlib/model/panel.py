@@ -12,6 +12,8 @@ outputs cannot move). One row per (account, month alive):
   and month on its own stream (``satisfaction_observation``), so the noise never shifts another
   mechanism's draws; ``satisfaction.observation_noise`` = 0 (the default) gives the true level;
 * ``churned``: 1 in the month at whose end the account churned, else 0;
+* ``contract``: ``monthly`` or ``annual``, the contract in force that month (a term conversion
+  changes it once, from monthly to annual);
 * ``offers_made_K``, ``offers_accepted_K`` per offer kind switched on: offers the account got in
   the month (a save offer counts in the month of the renewal it was made at).
 
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from ..account import CONTRACT_NAMES
 from ..engine import Actor, Simulation
 
 __all__ = ["NOISE_STREAM", "ORDER", "PanelRecorder", "panel_table"]
@@ -56,6 +59,7 @@ class PanelRecorder(Actor):
         self._months: list[int] = []
         self._mrr: list[NDArray[np.float64]] = []
         self._plan: list[NDArray[np.int16]] = []
+        self._contract: list[NDArray[np.int8]] = []
         self._health: list[NDArray[np.float64]] = []
         self._offers: dict[str, list[tuple[int, NDArray[np.intp], NDArray[np.bool_]]]] = {}
         offers = sim.scenario.offers
@@ -81,6 +85,7 @@ class PanelRecorder(Actor):
         self._months.append(month)
         self._mrr.append(book.mrr[rows].copy())
         self._plan.append(book.plan[rows].copy())
+        self._contract.append(book.contract[rows].copy())
         self._health.append(health)
 
     def close_month(self, month: int) -> None:
@@ -117,6 +122,10 @@ def panel_table(sim: Simulation) -> pd.DataFrame:
             "mrr": np.concatenate(rec._mrr) if rec._mrr else np.zeros(0),
             "health": np.concatenate(rec._health) if rec._health else np.zeros(0),
             "churned": (book.end_month[rows] == month).astype(np.int8),
+            "contract": pd.Categorical.from_codes(
+                np.concatenate(rec._contract) if rec._contract else np.zeros(0, dtype=np.int8),
+                categories=list(CONTRACT_NAMES),
+            ),
         }
     )
     for kind, events in rec._offers.items():
