@@ -404,3 +404,8 @@ def test_headcount_chart_marks_the_best_point():
     fig = plots.csm_headcount(pd.DataFrame(rows))
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["best: 4"]
+    # ticks at the headcounts swept, and the paired differences below 0 with the minus sign
+    fig.canvas.draw()
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "4", "8"]
+    labels = [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert any(lab.startswith("\u2212") for lab in labels) and not any("-" in x for x in labels)

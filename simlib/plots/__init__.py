@@ -184,7 +184,7 @@ def _figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (9, 5), 
 class _Money(Formatter):
     """Money ticks in one unit (plain, k, M or B, from the largest tick), all with the same
     number of decimals: the fewest that show every tick exactly (22.5k, not 22k), so distinct
-    ticks never share a label."""
+    ticks never share a label; negative ticks with the minus sign U+2212."""
 
     _UNITS = ((1e9, "B"), (1e6, "M"), (1e4, "k"))
     _MAX_DECIMALS = 6
@@ -208,11 +208,11 @@ class _Money(Formatter):
             or len({round(x, decimals) for x in scaled}) < len(set(scaled))
         ):
             decimals += 1
-        return [f"{x:,.{decimals}f}{suffix}" for x in scaled]
+        return [f"{x:,.{decimals}f}{suffix}".replace("-", "\u2212") for x in scaled]
 
     def __call__(self, x: float, pos: int | None = None) -> str:
         scale, suffix = self._unit(abs(x))
-        return f"{x / scale:,.{1 if suffix in ('M', 'B') else 0}f}{suffix}"
+        return f"{x / scale:,.{1 if suffix in ('M', 'B') else 0}f}{suffix}".replace("-", "\u2212")
 
 
 def _money(currency: str) -> _Money:
@@ -804,6 +804,7 @@ def csm_headcount(
         ax.scatter(x[tied], mean[tied], s=50, facecolors="white", edgecolors="C0", zorder=3)
         ax.yaxis.set_major_formatter(_money(currency))
         ax.set_xlabel(f"CSMs ({key})")
+        ax.set_xticks(x, [f"{v:g}" for v in x])  # the headcounts swept, never 2.5 CSMs
     axes[1].axhline(0, color="black", lw=0.8)
     axes[0].annotate(f"best: {float(best):g}", (float(best), level[list(wide.columns).index(best)].mean),
                      textcoords="offset points", xytext=(0, 14), ha="center")  # fmt: skip
