@@ -19,14 +19,18 @@ demo: setup
 	$(BIN)/simlib batch data/batches/demo.yaml
 
 test: setup
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && $(MAKE) --no-print-directory browser; } \
+		|| echo "note: no Chromium, so the browser tests of the reports will be skipped; 'make browser' installs it"
 	$(BIN)/python -m ruff check simlib tests benchmarks
 	$(BIN)/python -m mypy simlib
 	$(BIN)/python -m pytest
 
 # The browser tests (tests/test_browser.py) need Debian's Chromium and its driver; without them
 # they are skipped, naming this target. One command on a fresh Debian machine: make browser
+# (make test runs it by itself when Chromium is missing and it runs as root).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser:
+	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq chromium chromium-driver fonts-dejavu-core fonts-ipafont-gothic
 
 bench: setup
