@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 __all__ = [
     "Streams",
     "account_key",
+    "compiled",
     "keyed_normal",
     "keyed_uniform",
     "keyed_uniform_numpy",
@@ -120,22 +121,27 @@ def keyed_uniform_numpy(
     return u
 
 
-_UNIFORM_LOOP: Callable[..., None] | None = None
-_TRIED = False
+_LOOPS: dict[Callable[[], Callable[..., Any]], Callable[..., Any] | None] = {}
 
 
-def _compiled_uniform() -> Callable[..., None] | None:
-    """The compiled loop of :func:`keyed_uniform`, built once; None when ``SIMLIB_JIT=0`` or
-    numba cannot load (then the numpy operations run)."""
-    global _UNIFORM_LOOP, _TRIED
-    if not _TRIED:
-        _TRIED = True
-        if os.environ.get("SIMLIB_JIT", "1") != "0":
-            try:
-                _UNIFORM_LOOP = _build_uniform_loop()
-            except (ImportError, OSError):  # numba missing, or its LLVM not loadable here
-                _UNIFORM_LOOP = None
-    return _UNIFORM_LOOP
+def compiled(build: Callable[[], Callable[..., Any]]) -> Callable[..., Any] | None:
+    """The loop ``build()`` compiles with numba (``cache=True``: loaded from numba's on-disk
+    cache after the first run on a machine), built once per process; None when the environment
+    variable ``SIMLIB_JIT`` is ``0`` or numba cannot load, and then the caller runs its numpy
+    reference. A compiled loop does the float operations of its numpy reference, in order."""
+    if os.environ.get("SIMLIB_JIT", "1") == "0":
+        return None
+    if build not in _LOOPS:
+        try:
+            _LOOPS[build] = build()
+        except (ImportError, OSError):  # numba missing, or its LLVM not loadable here
+            _LOOPS[build] = None
+    return _LOOPS[build]
+
+
+def _compiled_uniform() -> Callable[..., Any] | None:
+    """The compiled loop of :func:`keyed_uniform` (see :func:`compiled`)."""
+    return compiled(_build_uniform_loop)
 
 
 def _build_uniform_loop() -> Callable[..., None]:

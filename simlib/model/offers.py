@@ -57,7 +57,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -68,7 +68,7 @@ from ..account import CONTRACT_ANNUAL, CONTRACT_MONTHLY
 from ..distributions import beta_ppf
 from ..engine import Actor, Simulation, register_actor
 from ..registry import Registry
-from ..rng import Streams, keyed_uniform
+from ..rng import Streams, compiled, keyed_uniform
 from ..scenario import OfferKindSpec, Scenario
 from ..tiers import TIER_CODES
 from .approval import (
@@ -93,6 +93,7 @@ from .seats import seat_multiplier
 from .tenure import just_onboarded
 
 if TYPE_CHECKING:
+    from ..account import AccountBook
     from ..scenario import CustomOfferKindSpec, DownsellSpec
     from .coverage.actor import CoverageActor
 
@@ -303,6 +304,73 @@ def _uniform_matrix(
     return np.stack([streams.uniform("offer_pick", keys, month * 64 + j) for j in range(k)], 1)
 
 
+def _eligibility_args(book: AccountBook, spec: OfferKindSpec, month: int) -> tuple[Any, ...]:
+    return (
+        book.start_month,
+        book.satisfaction,
+        book.last_offer,
+        book.offers_year,
+        book.in_flight,
+        book.change_at,
+        int(month),
+        int(spec.min_tenure_months),
+        float(spec.min_satisfaction),
+        int(spec.cooldown_months),
+        int(spec.max_per_year),
+    )
+
+
+def eligible(
+    book: AccountBook, rows: NDArray[np.intp], spec: OfferKindSpec, month: int
+) -> NDArray[np.intp]:
+    """The rows of ``rows`` past the targeting rules every kind has (tenure, satisfaction,
+    cool-down, yearly cap, no deal in flight, no MRR change pending), in order: one compiled
+    pass over the rows (:func:`simlib.rng.compiled`) or :func:`eligible_numpy`, the same rows."""
+    loop = compiled(_build_eligible_loop)
+    if loop is None:
+        return eligible_numpy(book, rows, spec, month)
+    return cast("NDArray[np.intp]", loop(rows, *_eligibility_args(book, spec, month)))
+
+
+def eligible_numpy(
+    book: AccountBook, rows: NDArray[np.intp], spec: OfferKindSpec, month: int
+) -> NDArray[np.intp]:
+    """:func:`eligible` in numpy operations (the reference)."""
+    keep = month - book.start_month[rows] >= spec.min_tenure_months
+    keep &= book.satisfaction[rows] >= spec.min_satisfaction
+    keep &= month - book.last_offer[rows] >= spec.cooldown_months
+    keep &= book.offers_year[rows] < spec.max_per_year
+    keep &= ~book.in_flight[rows]
+    keep &= book.change_at[rows] <= month
+    return rows[keep]
+
+
+def _build_eligible_loop() -> Callable[..., Any]:
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def eligible_loop(
+        rows, start, sat, last, year, in_flight, change_at, month, tenure, min_sat, cool, cap
+    ):
+        out = np.empty(rows.size, dtype=rows.dtype)
+        k = 0
+        for i in range(rows.size):  # no branch: every row is written, kept ones advance k
+            r = rows[i]
+            ok = (
+                (month - start[r] >= tenure)
+                & (sat[r] >= min_sat)
+                & (month - last[r] >= cool)
+                & (year[r] < cap)
+                & (not in_flight[r])
+                & (change_at[r] <= month)
+            )
+            out[k] = r
+            k += ok
+        return out[:k].copy()
+
+    return cast("Callable[..., Any]", eligible_loop)
+
+
 @register_actor
 class OfferEngine(Actor):
     name: ClassVar[str] = "offers"
@@ -464,12 +532,8 @@ class OfferEngine(Actor):
     ) -> NDArray[np.intp]:
         """The rows of ``rows`` that get an offer of ``kind`` this month (see module doc)."""
         sim, book = self.sim, self.sim.book
-        keep = month - book.start_month[rows] >= spec.min_tenure_months
-        keep &= book.satisfaction[rows] >= spec.min_satisfaction
-        keep &= month - book.last_offer[rows] >= spec.cooldown_months
-        keep &= book.offers_year[rows] < spec.max_per_year
-        keep &= ~book.in_flight[rows]
-        keep &= book.change_at[rows] <= month
+        rows = eligible(book, rows, spec, month)
+        keep = np.ones(rows.size, dtype=bool)
         if spec.require_usage_near_limit:
             keep &= book.usage[rows] >= sim.scenario.usage.near_limit
         if spec.segments is not None:
