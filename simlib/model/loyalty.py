@@ -30,13 +30,14 @@ They count in ``new_accounts`` and ``new_mrr`` and apart in ``referrals`` (of wh
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..engine import Actor, Simulation, register_actor
-from ..rng import REFERRAL_OFFSET
+from ..rng import REFERRAL_OFFSET, compiled
 from ..scenario import Scenario
 from .population import create_accounts
 
@@ -44,6 +45,66 @@ __all__ = ["FAN", "NEW", "PROMOTER", "REPEATER", "STAGE_NAMES", "LoyaltyActor"]
 
 NEW, REPEATER, PROMOTER, FAN = 0, 1, 2, 3
 STAGE_NAMES = ("new", "repeater", "promoter", "fan")
+
+
+def stages_numpy(
+    rows: NDArray[np.intp],
+    sat: NDArray[np.float64],
+    start: NDArray[np.int32],
+    p_streak: NDArray[np.int32],
+    f_streak: NDArray[np.int32],
+    stage_col: NDArray[np.int8],
+    month: int,
+    p_min: float,
+    f_min: float,
+    repeater: int,
+    p_months: int,
+    p_tenure: int,
+    f_months: int,
+    f_tenure: int,
+) -> tuple[int, int]:
+    """Streaks and stages of ``rows`` at the end of ``month``, written into the columns;
+    returns (promoters, fans). The reference of the compiled loop (:func:`_build_stage_loop`)."""
+    s = sat[rows]
+    tenure = month - start[rows] + 1
+    p = np.where(s >= p_min, p_streak[rows] + 1, 0)
+    f = np.where(s >= f_min, f_streak[rows] + 1, 0)
+    p_streak[rows] = p
+    f_streak[rows] = f
+    stage = np.where(tenure >= repeater, REPEATER, NEW)
+    stage = np.where((p >= p_months) & (tenure >= p_tenure), PROMOTER, stage)
+    stage = np.where((f >= f_months) & (tenure >= f_tenure), FAN, stage).astype(np.int8)
+    stage_col[rows] = stage
+    return int(np.count_nonzero(stage == PROMOTER)), int(np.count_nonzero(stage == FAN))
+
+
+def _build_stage_loop() -> Callable[..., Any]:
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def stage_loop(
+        rows, sat, start, p_streak, f_streak, stage_col, month, p_min, f_min, repeater,
+        p_months, p_tenure, f_months, f_tenure,
+    ):  # fmt: skip
+        promoters = fans = 0
+        for i in range(rows.size):
+            r = rows[i]
+            tenure = month - start[r] + 1
+            p = p_streak[r] + 1 if sat[r] >= p_min else 0
+            f = f_streak[r] + 1 if sat[r] >= f_min else 0
+            p_streak[r] = p
+            f_streak[r] = f
+            stage = REPEATER if tenure >= repeater else NEW
+            if p >= p_months and tenure >= p_tenure:
+                stage = PROMOTER
+            if f >= f_months and tenure >= f_tenure:
+                stage = FAN
+            stage_col[r] = stage
+            promoters += stage == PROMOTER
+            fans += stage == FAN
+        return promoters, fans
+
+    return cast("Callable[..., Any]", stage_loop)
 
 
 @register_actor
@@ -92,20 +153,25 @@ class LoyaltyActor(Actor):
         rows = book.alive_index()
         if rows.size == 0:
             return rows
-        s = book.satisfaction[rows]
-        tenure = month - book.start_month[rows] + 1
-        p_streak = np.where(s >= cfg.promoter.min_satisfaction, book.promoter_streak[rows] + 1, 0)
-        f_streak = np.where(s >= cfg.fan.min_satisfaction, book.fan_streak[rows] + 1, 0)
-        book.promoter_streak[rows] = p_streak
-        book.fan_streak[rows] = f_streak
-        stage = np.where(tenure >= cfg.repeater_tenure_months, REPEATER, NEW)
-        promoter = (p_streak >= cfg.promoter.months) & (tenure >= cfg.promoter.min_tenure_months)
-        fan = (f_streak >= cfg.fan.months) & (tenure >= cfg.fan.min_tenure_months)
-        stage = np.where(promoter, PROMOTER, stage)
-        stage = np.where(fan, FAN, stage).astype(np.int8)
-        book.loyalty_stage[rows] = stage
-        sim.ledger.set("promoters", month, int(np.count_nonzero(stage == PROMOTER)))
-        sim.ledger.set("fans", month, int(np.count_nonzero(stage == FAN)))
+        args = (
+            book.satisfaction,
+            book.start_month,
+            book.promoter_streak,
+            book.fan_streak,
+            book.loyalty_stage,
+            int(month),
+            float(cfg.promoter.min_satisfaction),
+            float(cfg.fan.min_satisfaction),
+            int(cfg.repeater_tenure_months),
+            int(cfg.promoter.months),
+            int(cfg.promoter.min_tenure_months),
+            int(cfg.fan.months),
+            int(cfg.fan.min_tenure_months),
+        )
+        loop = compiled(_build_stage_loop)
+        promoters, fans = (stages_numpy if loop is None else loop)(rows, *args)
+        sim.ledger.set("promoters", month, int(promoters))
+        sim.ledger.set("fans", month, int(fans))
         return rows
 
     def close_month(self, month: int) -> None:
@@ -120,8 +186,10 @@ class LoyaltyActor(Actor):
             cfg.fan.referral_rate,
             np.where(stage == PROMOTER, cfg.promoter.referral_rate, 0.0),
         )
-        u = sim.streams.uniform("referral", book.key[rows], month)
-        referrers = rows[u < rate]
+        may = rate > 0  # a keyed uniform is never below 0: only these can refer
+        rows_may, rate = rows[may], rate[may]
+        u = sim.streams.uniform("referral", book.key[rows_may], month)
+        referrers = rows_may[u < rate]
         champions = np.empty(0, dtype=np.intp)
         if cfg.champion_referral > 0 and sim.scenario.champion.enabled:
             moved = rows[book.champion_moved_month[rows] == month]
