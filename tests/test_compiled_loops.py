@@ -70,3 +70,17 @@ def test_loyalty_stages_are_the_numpy_stages(seed):
     assert tuple(int(x) for x in got) == want
     for c in cols:
         assert np.array_equal(getattr(a, c), getattr(b, c), equal_nan=True), c
+
+
+@pytest.mark.parametrize("scale", [0.05, 1.0, 10.0, 40.0])
+def test_poisson_quantiles_are_the_numpy_quantiles(scale):
+    from simlib.model.seats import _build_poisson_loop, poisson_ppf_array, poisson_ppf_numpy
+
+    _loop(_build_poisson_loop)
+    rng = np.random.default_rng(int(scale * 100))
+    mean = np.where(rng.random(N) < 0.1, 0.0, rng.exponential(scale, N))
+    u = rng.random(N)
+    u[:4] = [1 - 2**-53, 0.5, 1e-300, 0.999999]  # the rows near 1 reach the gamma route
+    want = poisson_ppf_numpy(u, mean)
+    got = poisson_ppf_array(u, mean)
+    assert got.dtype == want.dtype and np.array_equal(got, want)

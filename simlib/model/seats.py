@@ -36,7 +36,8 @@ bit.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +45,7 @@ from scipy.special import pdtr, pdtrik
 
 from ..account import CONTRACT_ANNUAL, AccountBook
 from ..engine import Actor, Simulation, register_actor
+from ..rng import compiled
 from ..scenario import Scenario
 
 __all__ = [
@@ -59,6 +61,8 @@ __all__ = [
 #: Means up to this are inverted by summing the probability mass function (fast for the small
 #: means of monthly seat moves); larger ones through the incomplete gamma function.
 _DIRECT_MEAN = 30.0
+#: Steps of summing after which a row goes to the incomplete gamma function instead.
+_DIRECT_LIMIT = _DIRECT_MEAN + 10.0 * np.sqrt(_DIRECT_MEAN) + 30
 
 
 def poisson_ppf_array(u: NDArray[np.float64], mean: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -72,6 +76,19 @@ def poisson_ppf_array(u: NDArray[np.float64], mean: NDArray[np.float64]) -> NDAr
     """
     u = np.asarray(u, dtype=np.float64)
     mean = np.asarray(mean, dtype=np.float64)
+    loop = compiled(_build_poisson_loop)
+    if loop is None or u.ndim != 1 or u.shape != mean.shape:
+        return poisson_ppf_numpy(u, mean)
+    out = np.empty(u.shape, dtype=np.int64)
+    loop(u, mean, np.exp(-mean), _DIRECT_MEAN, _DIRECT_LIMIT, out)
+    hard = np.flatnonzero(out < 0)  # large means and rows still short after the limit
+    if hard.size:
+        out[hard] = _poisson_ppf_gamma(u[hard], mean[hard])
+    return out
+
+
+def poisson_ppf_numpy(u: NDArray[np.float64], mean: NDArray[np.float64]) -> NDArray[np.int64]:
+    """:func:`poisson_ppf_array` in numpy operations (the reference of its compiled loop)."""
     out = np.zeros(u.shape, dtype=np.int64)
     large = mean > _DIRECT_MEAN
     rest = [np.flatnonzero(large)] if large.any() else []
@@ -85,7 +102,7 @@ def poisson_ppf_array(u: NDArray[np.float64], mean: NDArray[np.float64]) -> NDAr
     k = 0
     while rows.size:
         k += 1
-        if k > _DIRECT_MEAN + 10.0 * np.sqrt(_DIRECT_MEAN) + 30:
+        if k > _DIRECT_LIMIT:
             rest.append(rows)
             break
         pmf *= m / k
@@ -95,11 +112,46 @@ def poisson_ppf_array(u: NDArray[np.float64], mean: NDArray[np.float64]) -> NDAr
         rows, m, v, pmf, cdf = rows[more], m[more], v[more], pmf[more], cdf[more]
     if rest:
         hard = np.concatenate(rest)
-        m, v = mean[hard], u[hard]
-        k_hi = np.ceil(pdtrik(v, m))
-        below = np.maximum(k_hi - 1.0, 0.0)
-        out[hard] = np.where(pdtr(below, m) >= v, below, k_hi).astype(np.int64)
+        out[hard] = _poisson_ppf_gamma(u[hard], mean[hard])
     return out
+
+
+def _poisson_ppf_gamma(v: NDArray[np.float64], m: NDArray[np.float64]) -> NDArray[np.int64]:
+    """The Poisson quantile through the incomplete gamma function (large means)."""
+    k_hi = np.ceil(pdtrik(v, m))
+    below = np.maximum(k_hi - 1.0, 0.0)
+    return np.where(pdtr(below, m) >= v, below, k_hi).astype(np.int64)
+
+
+def _build_poisson_loop() -> Callable[..., Any]:
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def poisson_loop(u, mean, p0, direct, limit, out):
+        # per row, the operations of poisson_ppf_numpy's summing loop; -1: the gamma route
+        for i in range(u.size):
+            m, v = mean[i], u[i]
+            pmf = p0[i]
+            if m > direct:
+                out[i] = -1
+                continue
+            if not v > pmf:
+                out[i] = 0
+                continue
+            cdf = pmf
+            k = 0
+            while True:
+                k += 1
+                if k > limit:
+                    out[i] = -1
+                    break
+                pmf *= m / k
+                cdf += pmf
+                if not v > cdf:
+                    out[i] = k
+                    break
+
+    return cast("Callable[..., Any]", poisson_loop)
 
 
 def initial_seats(size: NDArray[np.float64], reference_seats: float) -> NDArray[np.int64]:
