@@ -461,3 +461,142 @@ def test_lab_command_names_the_calibration_whose_keys_the_scenario_refuses(tmp_p
     err = capsys.readouterr().err
     assert "--uncertain-from" in err and "fit.json" in err
     assert not out.exists()
+
+
+# ------------------------------------------------------------------------------------------
+# A fitted tenure profile: each element its own uncertain key
+
+PROFILE = "churn.tenure_profile.monthly"
+SMB_PROFILE = "population.segments.smb.churn.tenure_profile.monthly"
+
+
+def _profile_fit(tmp_path) -> tuple[dict, object]:
+    """The JSON of calibrate panel --tenure-profile 4 (three shifts, the middle one without a
+    standard error) with a per-segment profile from a fit by group (calibrate accounts)."""
+    doc = {
+        "scenario_keys": {
+            "churn.monthly.alpha": {"value": 1.2, "se": 0.1},
+            PROFILE: {"value": [-1.0, 0.8, 0.3], "se": [0.2, None, 0.4]},
+        },
+        "fits": [
+            {
+                "group": "smb",
+                "period_months": 1,
+                "alpha": 0.9,
+                "beta": 15.0,
+                "alpha_se": None,
+                "beta_se": None,
+                "tenure_profile": [1.5, 0.5],
+                "tenure_profile_se": [0.3, 0.25],
+            }
+        ],
+        "overrides": [f"{PROFILE}=[-1.0, 0.8, 0.3]", f"{SMB_PROFILE}=[1.5, 0.5]"],
+    }
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(doc))
+    return doc, path
+
+
+def test_a_fitted_tenure_profile_gives_one_uncertain_key_per_element(tmp_path) -> None:
+    _, path = _profile_fit(tmp_path)
+    uncertain, fixed, notes = uncertain_from_fit(path)
+    assert set(uncertain) == {
+        "churn.monthly.alpha",
+        f"{PROFILE}[0]",
+        f"{PROFILE}[2]",
+        f"{SMB_PROFILE}[0]",
+        f"{SMB_PROFILE}[1]",
+    }
+    z = NormalDist().inv_cdf(0.5 + PLAUSIBLE / 2)
+    u = uncertain[f"{PROFILE}[2]"]
+    # log-odds of either sign: a positive shift is not cut at 0 as a non-negative key would be
+    assert (u.value, u.se) == (0.3, 0.4)
+    assert (u.lo, u.hi) == pytest.approx((0.3 - z * 0.4, 0.3 + z * 0.4)) and u.lo < 0
+    # the whole fitted lists are held (the list each sample puts its elements in), once each
+    assert f"{PROFILE}=[-1.0, 0.8, 0.3]" in fixed and f"{SMB_PROFILE}=[1.5, 0.5]" in fixed
+    assert len([f for f in fixed if f.startswith(f"{PROFILE}=")]) == 1
+    assert any(n.startswith(f"{PROFILE}[1]: no standard error") and "0.8" in n for n in notes)
+    # the smb Beta has no standard errors: held and noted, as before
+    assert any(
+        n.startswith("population.segments.smb.churn.monthly.alpha: no standard") for n in notes
+    )
+
+
+def test_profile_samples_stay_within_the_central_band_one_per_stratum(tmp_path) -> None:
+    _, path = _profile_fit(tmp_path)
+    uncertain, _, _ = uncertain_from_fit(path)
+    n, z, tail = 10, NormalDist().inv_cdf(0.5 + PLAUSIBLE / 2), (1 - PLAUSIBLE) / 2
+    points = sample_points(uncertain, n, seed=5)
+    for key, value, se in ((f"{PROFILE}[0]", -1.0, 0.2), (f"{SMB_PROFILE}[1]", 0.5, 0.25)):
+        x = np.array([p[key] for p in points])
+        assert (np.abs(x - value) <= z * se + 1e-12).all(), key
+        strata = (np.array([NormalDist(value, se).cdf(v) for v in x]) - tail) / PLAUSIBLE * n
+        assert sorted(np.floor(strata).astype(int)) == list(range(n)), key
+
+
+def test_the_scenario_at_a_sample_carries_the_sampled_lists(tmp_path) -> None:
+    _, path = _profile_fit(tmp_path)
+    uncertain, fixed, _ = uncertain_from_fit(path)
+    settings = lab.robustness.sample_settings("b2b_saas", uncertain, 3, 1, SMALL, fixed)
+    assert len(settings) == 3
+    seen = set()
+    for point, scenario in settings:
+        want = [point[f"{PROFILE}[0]"], 0.8, point[f"{PROFILE}[2]"]]  # element 1 held
+        assert scenario.churn.tenure_profile.monthly == want
+        smb = scenario.population.segments["smb"].churn.tenure_profile.monthly
+        assert smb == [point[f"{SMB_PROFILE}[0]"], point[f"{SMB_PROFILE}[1]"]]
+        # a segment without its own profile inherits the sampled scenario-wide one
+        assert scenario.population.segments["mid_market"].churn.tenure_profile.monthly == want
+        assert scenario.churn.monthly.alpha == point["churn.monthly.alpha"]
+        seen.add(tuple(want))
+    assert len(seen) == 3  # the samples differ
+
+
+def test_point_overrides_put_elements_into_the_list_and_refuse_what_has_none() -> None:
+    from simlib.lab.robustness import point_overrides
+    from simlib.scenario import load_scenario
+
+    base = load_scenario("b2b_saas", [f"{PROFILE}=[0.5, 0.25]"])
+    out = point_overrides(base, {"churn.satisfaction_effect": 1.5, f"{PROFILE}[1]": -0.75})
+    assert out == ["churn.satisfaction_effect=1.5", f"{PROFILE}=[0.5, -0.75]"]
+    # past the end of a tenure profile: padded with 0 (entries after the end add nothing)
+    assert point_overrides(base, {f"{PROFILE}[3]": 1.0}) == [f"{PROFILE}=[0.5, 0.25, 0.0, 1.0]"]
+    with pytest.raises(UserInputError, match=r"churn\.satisfaction_effect is not a list"):
+        point_overrides(base, {"churn.satisfaction_effect[0]": 1.0})
+    with pytest.raises(UserInputError, match=r"--uncertain x\[a\]: an element of a list key"):
+        parse_uncertain(["x[a]=0:1"])
+    assert parse_uncertain([f"{PROFILE}[0]=-1:1"])[f"{PROFILE}[0]"].lo == -1.0
+
+
+def test_the_verdict_names_the_renewal_of_a_profile_element() -> None:
+    key = f"{SMB_PROFILE}[1]"
+    answers = ["unsure"] * 3 + ["retention"] * 3
+    frame = pd.DataFrame({"sample": range(1, 7), key: np.linspace(-1, 1, 6), "dominant": answers})
+    flips = find_flips({key: frame[key].tolist()}, answers)
+    rob = Robustness(frame, {key: Uncertain.normal(key, 0.0, 0.5)}, flips, replications=1)
+    text = rob.sentences()
+    assert f"below the log-odds added at renewal 2 in segment smb ({key}) of about 0" in text
+    k0 = f"{PROFILE}[0]"
+    rob = Robustness(frame.rename(columns={key: k0}), {k0: Uncertain(k0, -1, 1)}, flips, [], 1)
+    rob.flips = [{**flips[0], "key": k0}]
+    assert f"the log-odds added at renewal 1 ({k0})" in rob.sentences()
+
+
+def test_lab_command_samples_a_fitted_profile_element_by_element(tmp_path, capsys) -> None:
+    _, path = _profile_fit(tmp_path)
+    out = tmp_path / "lab.json"
+    small = ["--set", "population.initial_accounts=150", "--set", "horizon_months=12"]
+    extra = f"{PROFILE}[3]=0:1"  # one element by range, past the fitted list's end
+    args = ["lab", "b2b_saas", *small, "-r", "1", "--samples", "3", "--out", str(out)]
+    assert main([*args, "--uncertain-from", str(path), "--uncertain", extra]) == 0
+    printed = capsys.readouterr().out
+    assert f"note: {PROFILE}[1]: no standard error" in printed
+    rob = json.loads(out.read_text())["robustness"]
+    elements = {f"{PROFILE}[0]", f"{PROFILE}[2]", f"{PROFILE}[3]", f"{SMB_PROFILE}[0]"}
+    assert elements | {f"{SMB_PROFILE}[1]"} <= set(rob["keys"])
+    assert f"{PROFILE}[1]" not in rob["keys"]
+    assert rob["sources"][f"{PROFILE}[3]"] == "range"
+    for point in rob["points"]:
+        for key in elements:
+            lo, hi = rob["keys"][key]
+            assert lo <= point[key] <= hi

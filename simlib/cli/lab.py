@@ -59,7 +59,8 @@ def _lab_args(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=LO:HI",
-        help="a key whose value is uncertain, sampled over LO:HI (repeatable)",
+        help="a key whose value is uncertain, sampled over LO:HI (repeatable; KEY[i]: "
+        "element i of a list key, e.g. churn.tenure_profile.monthly[0])",
     )
     p.add_argument(
         "--uncertain-from",
@@ -98,17 +99,22 @@ def _uncertain(args: argparse.Namespace) -> tuple[dict[str, Uncertain], list[str
 
 
 def _checked(
-    args: argparse.Namespace, overrides: list[str], uncertain: dict[str, Uncertain]
-) -> Scenario:
-    """The baseline scenario, refusing before anything runs a bad scenario or key, a fitted key
-    the scenario cannot take (naming ``--uncertain-from``) and an uncertain key it does not
-    know (at both ends of its range)."""
+    args: argparse.Namespace, fixed: list[str], uncertain: dict[str, Uncertain]
+) -> tuple[Scenario, list[str]]:
+    """The baseline scenario and its overrides (``--set``, the fixed ones, the calibrated keys
+    at their fitted values: the company's own links), refusing before anything runs a bad
+    scenario or key, a fitted key the scenario cannot take (naming ``--uncertain-from``) and an
+    uncertain key it does not know (at both ends of its range)."""
     from ..errors import ScenarioError
+    from ..lab.robustness import point_overrides
     from ..scenario import load_scenario
     from ..sweep import integer_keys
 
     load_scenario(args.scenario, args.overrides)
     try:
+        held = [*args.overrides, *fixed]
+        fitted = {k: u.value for k, u in uncertain.items() if u.value is not None}
+        overrides = [*held, *point_overrides(load_scenario(args.scenario, held), fitted)]
         base = load_scenario(args.scenario, overrides)
     except ScenarioError as exc:
         if not args.uncertain_from:
@@ -120,8 +126,9 @@ def _checked(
     whole = integer_keys(base, list(uncertain))
     for edge in ("lo", "hi"):
         values = {k: getattr(u, edge) for k, u in uncertain.items()}
-        load_scenario(base, [f"{k}={round(v) if k in whole else v!r}" for k, v in values.items()])
-    return base
+        values = {k: round(v) if k in whole else v for k, v in values.items()}
+        load_scenario(base, point_overrides(base, values))
+    return base, overrides
 
 
 @command(
@@ -137,10 +144,7 @@ def lab_command(args: argparse.Namespace) -> int:
     from ..paths import write_text_atomic
 
     uncertain, fixed, notes = _uncertain(args)
-    # at the calibrated keys' fitted values: the company's own links
-    centre = [f"{k}={u.value!r}" for k, u in uncertain.items() if u.value is not None]
-    overrides = [*args.overrides, *fixed, *centre]
-    base = _checked(args, overrides, uncertain)
+    base, overrides = _checked(args, fixed, uncertain)
     intervention_overrides(base, args.dose)  # refuses a bad dose before anything runs
     exp = run_intervention(
         args.scenario, args.dose, args.replications, args.seed, overrides, workers=None

@@ -10,6 +10,10 @@ those links instead and asks the same question at each sample:
   95 % (so every setting is plausible at that level), cut at 0 for keys that cannot be negative.
   Keys are sampled independently: the correlation between fitted parameters (alpha and beta of
   one fit, say) is not in the JSON and is left out.
+* **Elements of a list key** (a fitted tenure profile, ``churn.tenure_profile.monthly``): each
+  element is its own uncertain key, named ``KEY[i]`` (``churn.tenure_profile.monthly[0]``, the
+  log-odds added at renewal 1); at a sample the scenario gets the whole list, the scenario's (or
+  the fit's) list with the sampled elements put in (:func:`point_overrides`).
 * **Samples** (:func:`sample_points`): a Latin hypercube (McKay, Beckman & Conover 1979; the
   points of :func:`simlib.sweep.lhs_points`), each key's probability scale cut in ``N`` equal
   strata with one point in each.
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,8 +49,8 @@ from scipy.special import stdtrit
 from ..errors import CommandError, DataError
 from ..experiment import CacheArg, ExecutorArg
 from ..formatting import format_plain
-from ..run_options import RunOptions, accepts_run_options
-from ..scenario import load_scenario
+from ..run_options import RunOptions, accepts_run_options, as_overrides
+from ..scenario import Scenario, load_scenario
 from ..sweep import integer_keys, lhs_points
 from .decomposition import decompose_revenue, dominance
 from .designs import _lab_scenario, _options, _run, _treated
@@ -54,11 +59,14 @@ __all__ = [
     "ANSWERS",
     "Robustness",
     "Uncertain",
+    "element_of",
     "find_flips",
     "parse_uncertain",
+    "point_overrides",
     "pooled_intervals",
     "run_robustness",
     "sample_points",
+    "sample_settings",
     "uncertain_from_fit",
 ]
 
@@ -74,6 +82,27 @@ KEY_WORDS = {
     "offers.intent.satisfaction_to_intent": "intent link",
     "satisfaction.uplift": "satisfaction uplift",
 }
+
+#: ``KEY[i]``: element ``i`` (from 0) of the list at ``KEY``.
+_ELEMENT = re.compile(r"^(?P<base>[^\[\]]+)\[(?P<index>\d+)\]$")
+
+#: An element of a tenure profile: log-odds added at renewal ``index + 1``.
+_PROFILE = re.compile(
+    r"^(?:population\.segments\.(?P<segment>[^.]+)\.)?churn\.tenure_profile\."
+    r"(?P<kind>monthly|annual)\[(?P<index>\d+)\]$"
+)
+
+
+def element_of(key: str) -> tuple[str, int] | None:
+    """``"KEY[i]"`` -> ``("KEY", i)``; None for a key that names no list element."""
+    m = _ELEMENT.match(key)
+    return None if m is None else (m["base"], int(m["index"]))
+
+
+def _log_odds(key: str) -> bool:
+    """Whether ``key`` is an element of a tenure profile: log-odds, of either sign; entries
+    after the end of the list add nothing (0)."""
+    return _PROFILE.match(key) is not None
 
 
 @dataclass(frozen=True)
@@ -102,11 +131,11 @@ class Uncertain:
     @classmethod
     def normal(cls, key: str, value: float, se: float) -> Uncertain:
         """A calibrated key: ``value +- z se`` over the central :data:`PLAUSIBLE`, cut at 0 for
-        a key that cannot be negative (a non-negative value; alpha and beta of a Beta stay
-        above 1 % of their value)."""
+        a key that cannot be negative (a non-negative value, except the log-odds of a tenure
+        profile's elements; alpha and beta of a Beta stay above 1 % of their value)."""
         z = NormalDist().inv_cdf(0.5 + PLAUSIBLE / 2.0)
         lo, hi = value - z * se, value + z * se
-        if value >= 0:
+        if value >= 0 and not _log_odds(key):
             lo = max(lo, 0.0)
         if key.rsplit(".", 1)[-1] in ("alpha", "beta"):
             lo = max(lo, 0.01 * value)
@@ -114,7 +143,8 @@ class Uncertain:
 
 
 def parse_uncertain(items: Sequence[str]) -> dict[str, Uncertain]:
-    """``["KEY=LO:HI", ...]`` (``--uncertain``) -> uncertain ranges; LO < HI, finite."""
+    """``["KEY=LO:HI", ...]`` (``--uncertain``) -> uncertain ranges; LO < HI, finite. ``KEY[i]``
+    is element ``i`` (from 0) of the list at ``KEY`` (:func:`point_overrides`)."""
     out: dict[str, Uncertain] = {}
     for item in items:
         key, sep, text = item.partition("=")
@@ -124,6 +154,11 @@ def parse_uncertain(items: Sequence[str]) -> dict[str, Uncertain]:
             raise CommandError(f"--uncertain: expected KEY=LO:HI, got {item!r}")
         if key in out:
             raise CommandError(f"--uncertain: key {key!r} is given twice")
+        if ("[" in key or "]" in key) and element_of(key) is None:
+            raise CommandError(
+                f"--uncertain {key}: an element of a list key is KEY[i], i a whole number "
+                "from 0 (churn.tenure_profile.monthly[0] is the entry of renewal 1)"
+            )
         try:
             lo, hi = float(lo_text), float(hi_text)
         except ValueError:
@@ -144,6 +179,15 @@ def _number(x: Any) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+#: A fitted value or standard error: a number, a list of them (a tenure profile), or None.
+Fitted = float | list[float | None] | None
+
+
+def _fitted(x: Any) -> Fitted:
+    """A number, or a list of numbers (None where an entry is not a finite number)."""
+    return [_number(v) for v in x] if isinstance(x, list) else _number(x)
+
+
 def _fit_keys(fit: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(scenario key, value field, standard-error field) of one record of ``fits``."""
     kind = {1: "monthly", 12: "annual"}.get(fit.get("period_months", 1))
@@ -157,6 +201,8 @@ def _fit_keys(fit: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     ]
     if "satisfaction_effect" in fit:  # one link for the scenario (a joint fit by group too)
         keys.append(("churn.satisfaction_effect", "satisfaction_effect", "satisfaction_effect_se"))
+    if isinstance(fit.get("tenure_profile"), list):  # calibrate --tenure-profile K
+        keys.append((f"{prefix}.tenure_profile.{kind}", "tenure_profile", "tenure_profile_se"))
     return keys
 
 
@@ -168,9 +214,13 @@ def uncertain_from_fit(path: str | Path) -> tuple[dict[str, Uncertain], list[str
     (``alpha``/``alpha_se``, ``beta``/``beta_se`` -> ``churn.monthly|annual.alpha|beta``, per
     group ``population.segments.G.churn...``; ``satisfaction_effect``/``satisfaction_effect_se``
     -> ``churn.satisfaction_effect``, one link for the scenario, so fits by group with different
-    links leave it out with a note). Fixed: the file's ``overrides``
-    whose key is not sampled (held at the fitted value). Notes: each key without a standard
-    error, and what could not be used.
+    links leave it out with a note; ``tenure_profile``/``tenure_profile_se`` ->
+    ``churn.tenure_profile.monthly|annual``, per group under ``population.segments.G``). A list
+    value with a list of standard errors (a tenure profile) gives one uncertain key per element,
+    ``KEY[i]``, and the whole fitted list among the fixed overrides (the list each sample puts
+    its elements in, so an element without a standard error stays at its fitted value). Fixed:
+    those lists and the file's ``overrides`` whose key is not sampled (held at the fitted
+    value). Notes: each key or element without a standard error, and what could not be used.
     """
     p = Path(path)
     try:
@@ -183,13 +233,13 @@ def uncertain_from_fit(path: str | Path) -> tuple[dict[str, Uncertain], list[str
         raise DataError(
             f"{p}: expected the JSON object of simlib calibrate, got {type(doc).__name__}"
         )
-    found: dict[str, tuple[float | None, float | None]] = {}
+    found: dict[str, tuple[Fitted, Fitted]] = {}
     keys = doc.get("scenario_keys") or {}
     if not isinstance(keys, dict):
         raise DataError(f"{p}: scenario_keys must be an object KEY -> {{value, se}}")
     for key, rec in keys.items():
         rec = rec if isinstance(rec, dict) else {}
-        found[str(key)] = (_number(rec.get("value")), _number(rec.get("se")))
+        found[str(key)] = (_fitted(rec.get("value")), _fitted(rec.get("se")))
     fits = doc.get("fits") or []
     if not isinstance(fits, list):
         raise DataError(f"{p}: fits must be a list of fit records")
@@ -197,7 +247,7 @@ def uncertain_from_fit(path: str | Path) -> tuple[dict[str, Uncertain], list[str
     for fit in fits:
         if isinstance(fit, dict):
             for key, vf, sf in _fit_keys(fit):
-                found.setdefault(key, (_number(fit.get(vf)), _number(fit.get(sf))))
+                found.setdefault(key, (_fitted(fit.get(vf)), _fitted(fit.get(sf))))
             if "satisfaction_effect" in fit:
                 links.add(_number(fit.get("satisfaction_effect")))
     uncertain, fixed, notes = _split_found(p, found, doc.get("overrides") or [])
@@ -212,15 +262,17 @@ def uncertain_from_fit(path: str | Path) -> tuple[dict[str, Uncertain], list[str
 
 
 def _split_found(
-    p: Path, found: dict[str, tuple[float | None, float | None]], overrides: Any
+    p: Path, found: dict[str, tuple[Fitted, Fitted]], overrides: Any
 ) -> tuple[dict[str, Uncertain], list[str], list[str]]:
     uncertain: dict[str, Uncertain] = {}
     fixed: list[str] = []
     notes: list[str] = []
     for key, (value, se) in found.items():
-        if value is None:
+        if isinstance(value, list):
+            _split_list(p, key, value, se, (uncertain, fixed, notes))
+        elif value is None:
             notes.append(f"{key}: no fitted value in {p.name}; left at the scenario's value")
-        elif se is None or se <= 0:
+        elif not isinstance(se, float) or se <= 0:
             notes.append(
                 f"{key}: no standard error in {p.name}; held at its fitted value {value:g}"
             )
@@ -235,9 +287,37 @@ def _split_found(
     if not uncertain:
         raise DataError(
             f"{p}: no key with a value and a standard error (looked in scenario_keys and in the "
-            "fits' alpha_se, beta_se and satisfaction_effect_se); give ranges with --uncertain"
+            "fits' alpha_se, beta_se, satisfaction_effect_se and tenure_profile_se); give "
+            "ranges with --uncertain"
         )
     return uncertain, fixed, notes
+
+
+def _split_list(
+    p: Path,
+    key: str,
+    value: list[float | None],
+    se: Fitted,
+    into: tuple[dict[str, Uncertain], list[str], list[str]],
+) -> None:
+    """One list key (a tenure profile): the whole fitted list held (fixed), and each element
+    with a positive standard error uncertain, ``KEY[i]``; the others noted as held."""
+    uncertain, fixed, notes = into
+    missing = [i for i, v in enumerate(value) if v is None]
+    if missing:
+        notes.append(
+            f"{key}: no fitted value for element(s) {', '.join(map(str, missing))} in {p.name}; "
+            "the list is left at the scenario's value"
+        )
+        return
+    ses = se if isinstance(se, list) else []
+    fixed.append(f"{key}={json.dumps(value)}")
+    for i, v in enumerate(value):
+        name, s = f"{key}[{i}]", ses[i] if i < len(ses) else None
+        if s is None or s <= 0 or v is None:
+            notes.append(f"{name}: no standard error in {p.name}; held at its fitted value {v:g}")
+        else:
+            uncertain[name] = Uncertain.normal(name, v, s)
 
 
 def sample_points(
@@ -256,6 +336,78 @@ def sample_points(
             v = uncertain[key].at(min(float(u), 1.0 - 1e-12))
             values[key] = round(v) if key in whole else v
         out.append(values)
+    return out
+
+
+def _value_at(doc: Any, key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(doc, dict) or part not in doc:
+            return None
+        doc = doc[part]
+    return doc
+
+
+def point_overrides(scenario: Scenario, point: Mapping[str, Any]) -> list[str]:
+    """The ``KEY=VALUE`` overrides (JSON values) that put one sample into ``scenario``.
+
+    A key as it is; the elements ``KEY[i]`` of a list key as one override of the whole list:
+    ``scenario``'s list at ``KEY`` with the sampled elements put in. A tenure profile shorter
+    than an element's index is padded with 0 (entries after its end add nothing, so the padding
+    changes nothing); any other list must already have the element.
+    """
+    out: list[str] = []
+    lists: dict[str, list[Any]] = {}
+    doc: dict[str, Any] | None = None
+    for key, v in point.items():
+        element = element_of(key)
+        if element is None:
+            out.append(f"{key}={json.dumps(v)}")
+            continue
+        base, i = element
+        if base not in lists:
+            doc = scenario.model_dump(mode="json") if doc is None else doc
+            current = _value_at(doc, base)
+            if not isinstance(current, list):
+                what = "a mapping" if isinstance(current, dict) else json.dumps(current)
+                raise CommandError(
+                    f"{key}: KEY[i] names element i of a list key, and "
+                    + (
+                        f"the scenario has no list at {base}"
+                        if current is None
+                        else f"the scenario's {base} is not a list (it is {what})"
+                    )
+                )
+            lists[base] = list(current)
+        values = lists[base]
+        if i >= len(values) and _log_odds(key):
+            values.extend([0.0] * (i + 1 - len(values)))
+        if i >= len(values):
+            raise CommandError(
+                f"{key}: the scenario's {base} has {len(values)} entries (elements 0 to "
+                f"{len(values) - 1}), so it has no element {i}"
+            )
+        values[i] = v
+    return out + [f"{base}={json.dumps(values)}" for base, values in lists.items()]
+
+
+def sample_settings(
+    scenario: Any,
+    uncertain: Mapping[str, Uncertain],
+    samples: int,
+    seed: int = 0,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    fixed: Sequence[str] = (),
+) -> list[tuple[dict[str, Any], Scenario]]:
+    """The Latin hypercube samples of ``uncertain`` (:func:`sample_points`) and the lab's
+    baseline scenario at each: ``overrides``, then ``fixed``, then the sample
+    (:func:`point_overrides`, so a list key's elements go into the list ``fixed`` holds)."""
+    common = [*as_overrides(overrides), *fixed]
+    held = load_scenario(scenario, common)
+    points = sample_points(uncertain, samples, seed, integer_keys(held, list(uncertain)))
+    out = []
+    for i, point in enumerate(points):
+        base = _lab_scenario(scenario, [*common, *point_overrides(held, point)])
+        out.append((point, base.model_copy(update={"name": f"{base.name} @ setting {i + 1}"})))
     return out
 
 
@@ -371,8 +523,19 @@ def _about(x: float) -> str:
 
 
 def _key_words(key: str) -> str:
+    """``a churn link (churn.satisfaction_effect)``; an element of a tenure profile: ``the
+    log-odds added at renewal 1 (churn.tenure_profile.monthly[0])``."""
     word = KEY_WORDS.get(key)
-    return f"a {word} ({key})" if word else key
+    if word:
+        return f"a {word} ({key})"
+    m = _PROFILE.match(key)
+    if m is None:
+        return key
+    renewal = ("annual renewal " if m["kind"] == "annual" else "renewal ") + str(
+        int(m["index"]) + 1
+    )
+    where = f" in segment {m['segment']}" if m["segment"] else ""
+    return f"the log-odds added at {renewal}{where} ({key})"
 
 
 def _answer_words(answer: str) -> str:
@@ -496,21 +659,16 @@ def run_robustness(
 ) -> Robustness:
     """The paired intervention at ``samples`` Latin hypercube settings of ``uncertain`` (module
     docstring), every run on replications ``0 .. replications-1`` of ``seed``; ``fixed``:
-    overrides held at every sample (fitted values without a standard error), after
-    ``overrides`` and before the sample's keys. All ``2 x samples`` scenarios run in one batch.
+    overrides held at every sample (fitted values without a standard error, the fitted lists
+    whose elements are sampled), after ``overrides`` and before the sample's keys
+    (:func:`sample_settings`). All ``2 x samples`` scenarios run in one batch.
     """
     if not uncertain:
         raise CommandError("robustness needs at least one uncertain key (--uncertain KEY=LO:HI)")
     opts = _options(options, replications, seed, overrides, executor, workers, cache)
-    common = [*opts.overrides, *fixed]
-    whole = integer_keys(load_scenario(scenario, common), list(uncertain))
-    points = sample_points(uncertain, samples, opts.seed, whole)
-    pairs = []
-    for i, point in enumerate(points):
-        extra = [f"{k}={json.dumps(v)}" for k, v in point.items()]
-        base = _lab_scenario(scenario, [*common, *extra])
-        base = base.model_copy(update={"name": f"{base.name} @ setting {i + 1}"})
-        pairs.append((base, _treated(base, dose, kind)))
+    settings = sample_settings(scenario, uncertain, samples, opts.seed, opts.overrides, fixed)
+    points = [point for point, _ in settings]
+    pairs = [(base, _treated(base, dose, kind)) for _, base in settings]
     res = _run([s for pair in pairs for s in pair], opts)
     decompositions = [decompose_revenue(res.results[b.name], res.results[t.name]) for b, t in pairs]
     frame = _sample_rows(points, decompositions, level)
