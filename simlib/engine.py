@@ -39,7 +39,7 @@ import simpy
 from numpy.typing import NDArray
 from simpy.events import NORMAL, URGENT
 
-from .account import AccountBook
+from .account import BOOK_LIMIT, AccountBook
 from .errors import SimulationError
 from .ledger import Ledger
 from .registry import Registry
@@ -198,7 +198,10 @@ class Simulation:
         expected = scenario.population.initial_accounts + int(
             1.2 * scenario.acquisition.new_accounts_per_month * self.horizon + 64
         )
-        self.book = AccountBook(capacity=expected)
+        # half as much again for referrals, which compound: a row's memory is touched only when
+        # the row is used (AccountBook.append), so the margin costs address space, not memory,
+        # and spares copying the whole book when it outgrows the estimate late in a run
+        self.book = AccountBook(capacity=max(expected, min(expected + expected // 2, BOOK_LIMIT)))
         self.ledger = Ledger(self.horizon)
         self.env = CountingEnvironment()
         self.month = 0
