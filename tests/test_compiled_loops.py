@@ -84,3 +84,17 @@ def test_poisson_quantiles_are_the_numpy_quantiles(scale):
     want = poisson_ppf_numpy(u, mean)
     got = poisson_ppf_array(u, mean)
     assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_renewals_due_are_the_numpy_rows():
+    from simlib.model.renewal import _build_due_loop, due_numpy
+
+    loop = _loop(_build_due_loop)
+    rng = np.random.default_rng(11)
+    contract = rng.integers(0, 2, N).astype(np.int8)
+    anniversary = rng.integers(-11, 40, N).astype(np.int32)  # staggered books start before 0
+    rows = np.flatnonzero(rng.random(N) < 0.6)
+    for month in (0, 5, 11, 23, 47):
+        want = due_numpy(contract, anniversary, rows, month)
+        got = loop(contract, anniversary, rows, month)
+        assert got.dtype == want.dtype and np.array_equal(got, want)

@@ -22,7 +22,7 @@ or not this month, once the draws are made (the champion mechanism clears its fl
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,8 +30,36 @@ from numpy.typing import NDArray
 from ..account import CONTRACT_ANNUAL
 from ..churn_odds import active_terms, churn_probability, register_base_term
 from ..engine import Actor, Simulation, register_actor
+from ..rng import compiled
 
-__all__ = ["RenewalDesk"]
+__all__ = ["RenewalDesk", "due_numpy"]
+
+
+def due_numpy(
+    contract: NDArray[np.int8], anniversary: NDArray[np.int32], rows: NDArray[np.intp], month: int
+) -> NDArray[np.intp]:
+    """The rows of ``rows`` renewing at the end of ``month``: monthly contracts, and annual ones
+    in the last month of their contract year; the reference of the compiled loop."""
+    annual = contract[rows] == CONTRACT_ANNUAL
+    at_anniversary = (month - anniversary[rows]) % 12 == 11
+    return rows[~annual | at_anniversary]
+
+
+def _build_due_loop() -> Callable[..., Any]:
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def due_loop(contract, anniversary, rows, month):
+        out = np.empty(rows.size, dtype=rows.dtype)
+        k = 0
+        for i in range(rows.size):  # no branch: every row is written, due ones advance k
+            r = rows[i]
+            out[k] = r
+            k += (contract[r] != CONTRACT_ANNUAL) | ((month - anniversary[r]) % 12 == 11)
+        return out[:k].copy()
+
+    return cast("Callable[..., Any]", due_loop)
+
 
 SaveHandler = Callable[[NDArray[np.intp], int], NDArray[np.intp]]
 RenewalHandler = Callable[[NDArray[np.intp], int], None]
@@ -68,9 +96,10 @@ class RenewalDesk(Actor):
         """Rows whose renewal falls at the end of ``month``."""
         book = self.sim.book
         rows = book.alive_index()
-        annual = book.contract[rows] == CONTRACT_ANNUAL
-        at_anniversary = (month - book.anniversary[rows]) % 12 == 11
-        return rows[~annual | at_anniversary]
+        loop = compiled(_build_due_loop)
+        if loop is None:
+            return due_numpy(book.contract, book.anniversary, rows, month)
+        return cast("NDArray[np.intp]", loop(book.contract, book.anniversary, rows, int(month)))
 
     def churn_probability(self, rows: NDArray[np.intp]) -> NDArray[np.float64]:
         """Churn probability at this renewal for each row: expit of the sum of the terms."""
