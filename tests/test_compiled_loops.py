@@ -98,3 +98,19 @@ def test_renewals_due_are_the_numpy_rows():
         want = due_numpy(contract, anniversary, rows, month)
         got = loop(contract, anniversary, rows, month)
         assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_annual_removal_factors_are_the_numpy_factors():
+    from simlib.model.seats import _build_removal_loop, annual_removal_factor, annual_removal_numpy
+
+    _loop(_build_removal_loop)
+    rng = np.random.default_rng(12)
+    book = SimpleNamespace(
+        contract=rng.integers(0, 2, N).astype(np.int8),
+        anniversary=rng.integers(-11, 40, N).astype(np.int32),
+    )
+    rows = np.flatnonzero(rng.random(N) < 0.6)
+    for month in (0, 10, 11, 35):
+        want = annual_removal_numpy(book, rows, month)  # type: ignore[arg-type]
+        got = annual_removal_factor(book, rows, month)  # type: ignore[arg-type]
+        assert np.array_equal(got.view(np.uint64), want.view(np.uint64))

@@ -177,9 +177,38 @@ def annual_removal_factor(
     """Multiplier of the remove rate with ``annual_removals: at_renewal``: 12 in the month of an
     annual contract's renewal (the year's removals at once, from the new term), 0 in its other
     months, 1 on monthly contracts."""
+    loop = compiled(_build_removal_loop)
+    if loop is None:
+        return annual_removal_numpy(book, rows, month)
+    out = np.empty(rows.size)
+    loop(book.contract, book.anniversary, rows, int(month), out)
+    return out
+
+
+def annual_removal_numpy(
+    book: AccountBook, rows: NDArray[np.intp], month: int
+) -> NDArray[np.float64]:
+    """:func:`annual_removal_factor` in numpy operations (the reference of its compiled loop)."""
     annual = book.contract[rows] == CONTRACT_ANNUAL
     renewing = (month - book.anniversary[rows]) % 12 == 11
     return np.where(annual, np.where(renewing, 12.0, 0.0), 1.0)
+
+
+def _build_removal_loop() -> Callable[..., Any]:
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def removal_loop(contract, anniversary, rows, month, out):
+        for i in range(rows.size):
+            r = rows[i]
+            if contract[r] != CONTRACT_ANNUAL:
+                out[i] = 1.0
+            elif (month - anniversary[r]) % 12 == 11:
+                out[i] = 12.0
+            else:
+                out[i] = 0.0
+
+    return cast("Callable[..., Any]", removal_loop)
 
 
 def seat_rates(
