@@ -546,27 +546,32 @@ class OfferEngine(Actor):
                 return rows[:0]
             keep &= book.csm[rows] >= 0
         rows = rows[keep]
-        if timed and spec.timing != "random":
-            annual = book.contract[rows] == CONTRACT_ANNUAL
-            into = (month - book.anniversary[rows]) % 12  # renewal at the end of into == 11
-            if spec.timing == "renewal":
-                ok = ~annual | (into == 11)
-            elif spec.timing == "before_renewal":
-                window = int(np.ceil(spec.days_before_renewal / DAYS_PER_MONTH))
-                ok = ~annual | (into >= 12 - max(window, 1))
-            elif spec.timing == "onboarding":  # completion when simulated (model.tenure)
-                ok = month - book.start_month[rows] == spec.min_tenure_months
-                ok = just_onboarded(sim, rows, month, 1, ok)
-            elif spec.timing == "request":
-                ok = requested(sim, rows, month)
-            else:  # usage_spike
-                near = sim.scenario.usage.near_limit
-                ok = (book.usage[rows] >= near) & (book.usage_prev[rows] < near)
-            rows = rows[ok]
+        # every rule is a pure function of the row (keyed draws included), so the order they
+        # are applied in changes nothing but the work: the draw below thins the rows first
         if spec.monthly_rate < 1.0:
             u = sim.streams.uniform(f"offer_target.{kind}", book.key[rows], month)
             rows = rows[u < spec.monthly_rate]
+        if timed and spec.timing != "random":
+            rows = rows[self._timed(spec, rows, month)]
         return rows
+
+    def _timed(self, spec: OfferKindSpec, rows: NDArray[np.intp], month: int) -> NDArray[np.bool_]:
+        """Whether ``month`` is each row's moment for ``spec.timing`` (module docstring)."""
+        sim, book = self.sim, self.sim.book
+        annual = book.contract[rows] == CONTRACT_ANNUAL
+        into = (month - book.anniversary[rows]) % 12  # renewal at the end of into == 11
+        if spec.timing == "renewal":
+            return ~annual | (into == 11)
+        if spec.timing == "before_renewal":
+            window = int(np.ceil(spec.days_before_renewal / DAYS_PER_MONTH))
+            return ~annual | (into >= 12 - max(window, 1))
+        if spec.timing == "onboarding":  # completion when simulated (model.tenure)
+            ok = month - book.start_month[rows] == spec.min_tenure_months
+            return just_onboarded(sim, rows, month, 1, ok)
+        if spec.timing == "request":
+            return requested(sim, rows, month)
+        near = sim.scenario.usage.near_limit  # usage_spike
+        return (book.usage[rows] >= near) & (book.usage_prev[rows] < near)
 
     # -- offers, acceptance, fatigue ---------------------------------------------------------
     def offer(
