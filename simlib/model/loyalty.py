@@ -181,13 +181,11 @@ class LoyaltyActor(Actor):
         if rows.size == 0 or month + 1 >= sim.horizon:
             return
         stage = book.loyalty_stage[rows]
-        rate = np.where(
-            stage == FAN,
-            cfg.fan.referral_rate,
-            np.where(stage == PROMOTER, cfg.promoter.referral_rate, 0.0),
-        )
+        staged = stage >= PROMOTER  # promoters and fans (new accounts and repeaters never refer)
+        rows_may, stage = rows[staged], stage[staged]
+        rate = np.where(stage == FAN, cfg.fan.referral_rate, cfg.promoter.referral_rate)
         may = rate > 0  # a keyed uniform is never below 0: only these can refer
-        rows_may, rate = rows[may], rate[may]
+        rows_may, rate = rows_may[may], rate[may]
         u = sim.streams.uniform("referral", book.key[rows_may], month)
         referrers = rows_may[u < rate]
         champions = np.empty(0, dtype=np.intp)
