@@ -39,6 +39,9 @@ BUSY = [
 ]
 
 
+NOT_SCALED = "offers.scaled_prices=false"  # the default book prices offers by seats
+
+
 def _sim(overrides: list[str], preset: str = "b2b_saas", seed: int = 1) -> Simulation:
     return Simulation(simlib.load_scenario(preset, overrides), seed=seed).run()
 
@@ -104,7 +107,9 @@ def test_an_add_on_costs_more_for_more_seats_and_on_the_risen_list():
 
 
 def test_without_scaled_prices_an_add_on_costs_list_price_x_size_whatever_the_seats():
-    sim = _sim(["population.initial_accounts=40", "horizon_months=2", "seats.enabled=true"])
+    sim = _sim(
+        ["population.initial_accounts=40", "horizon_months=2", "seats.enabled=true", NOT_SCALED]
+    )
     engine, book = _engine(sim), sim.book
     rows = book.alive_index()[:3]
     book.seats[rows] *= 3
@@ -145,7 +150,7 @@ def test_every_account_pays_its_list_mrr_after_purchases_and_cancellations(name,
 def test_the_old_pricing_leaves_a_seat_grown_add_on_partly_billed():
     """Without scaled_prices a cancelled add-on removes list price x size while seat moves have
     scaled its part of the MRR: the invariant fails (what scaled_prices repairs)."""
-    res = _sim([*BUSY, "seats.enabled=true"])
+    res = _sim([*BUSY, "seats.enabled=true", NOT_SCALED])
     rows, expected = _list_mrr(res)
     assert not np.allclose(res.book.mrr[rows], expected, rtol=1e-6)
 

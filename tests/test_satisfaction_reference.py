@@ -45,5 +45,5 @@ def test_with_a_reference_two_accounts_at_one_health_level_share_the_link() -> N
 
 
 def test_the_default_is_the_fit_based_link() -> None:
-    scenario = simlib.load_scenario("b2b_saas")
+    scenario = simlib.load_scenario("b2b_saas_no_offers")  # the default book sets a reference
     assert scenario.churn.satisfaction_reference is None

@@ -76,7 +76,7 @@ def _profile(fits: Sequence[SBGFit]) -> dict[str | None, list[float]] | None:
 
 def segments_take_a_profile() -> bool:
     """Whether a scenario's segments take a tenure profile of their own."""
-    from ..config.population import SegmentChurn
+    from ..scenario import SegmentChurn
 
     return "tenure_profile" in SegmentChurn.model_fields
 
