@@ -52,6 +52,19 @@ def sbg_survival(alpha: float, beta: float, t: np.ndarray) -> np.ndarray:
     return np.exp(betaln(alpha, beta + t) - betaln(alpha, beta))
 
 
+def waterfall_reconciles(monthly: Any) -> bool:
+    """The MRR waterfall of a monthly table holds in every month: mrr(m) = mrr(m - 1) + new +
+    expansion - contraction - churned (to rounding)."""
+    mrr = monthly["mrr"].to_numpy()
+    flows = (
+        monthly["new_mrr"]
+        + monthly["expansion_mrr"]
+        - monthly["contraction_mrr"]
+        - monthly["churned_mrr"]
+    ).to_numpy()
+    return bool(np.allclose(mrr[1:], mrr[:-1] + flows[1:], rtol=1e-12, atol=1e-6))
+
+
 def survived(accounts, t: np.ndarray) -> np.ndarray:
     """Share of accounts that survived t renewal decisions (lifetime longer than t months)."""
     life = accounts["lifetime_months"].to_numpy()

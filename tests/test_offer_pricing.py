@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import waterfall_reconciles as _waterfall_holds
 
 import simlib
 from simlib.account import CONTRACT_MONTHLY
@@ -62,17 +63,6 @@ def _list_mrr(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
     price = engine.prices[book.segment[rows], book.plan[rows]] + owned @ engine.addon_price
     base = price * book.size[rows] * engine.contract_factor(rows)
     return rows, base * seat_multiplier(sim, rows) * price_multiplier(sim, rows)
-
-
-def _waterfall_holds(monthly) -> bool:  # type: ignore[no-untyped-def]
-    mrr = monthly["mrr"].to_numpy()
-    flows = (
-        monthly["new_mrr"]
-        + monthly["expansion_mrr"]
-        - monthly["contraction_mrr"]
-        - monthly["churned_mrr"]
-    ).to_numpy()
-    return bool(np.allclose(mrr[1:], mrr[:-1] + flows[1:], rtol=1e-12, atol=1e-6))
 
 
 def test_an_add_on_costs_more_for_more_seats_and_on_the_risen_list():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import waterfall_reconciles as _reconciles
 from scipy.special import expit, logit
 
 import simlib
@@ -47,17 +48,6 @@ IRRELEVANT_ONLY = [
 
 def _sim(preset: str, overrides: list[str], seed: int = 1) -> Simulation:
     return Simulation(simlib.load_scenario(preset, overrides), seed=seed).run()
-
-
-def _reconciles(monthly) -> bool:  # type: ignore[no-untyped-def]
-    mrr = monthly["mrr"].to_numpy()
-    flows = (
-        monthly["new_mrr"]
-        + monthly["expansion_mrr"]
-        - monthly["contraction_mrr"]
-        - monthly["churned_mrr"]
-    ).to_numpy()
-    return bool(np.allclose(mrr[1:], mrr[:-1] + flows[1:], rtol=1e-12, atol=1e-6))
 
 
 def _mean_gap_se(a: np.ndarray, b: np.ndarray) -> float:

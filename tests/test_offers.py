@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 import pandas.testing as pdt
 import pytest
+from conftest import waterfall_reconciles as _reconciles
 
 import simlib
 from simlib.engine import Simulation
@@ -28,17 +29,6 @@ ALL_KINDS = ("upsell", "cross_sell", "downsell", "term_conversion")
 def _deals(preset: str, overrides: list[str], seed: int):
     sim = Simulation(simlib.load_scenario(preset, [*SMALL, *overrides]), seed=seed).run()
     return sim, sim.actor("offers").deal_table()
-
-
-def _reconciles(monthly) -> bool:
-    mrr = monthly["mrr"].to_numpy()
-    flows = (
-        monthly["new_mrr"]
-        + monthly["expansion_mrr"]
-        - monthly["contraction_mrr"]
-        - monthly["churned_mrr"]
-    ).to_numpy()
-    return bool(np.allclose(mrr[1:], mrr[:-1] + flows[1:], rtol=1e-12, atol=1e-6))
 
 
 def test_every_offer_off_gives_b2b_saas_exactly():
@@ -337,7 +327,11 @@ def test_referrals_leave_paid_acquisition_untouched():
             "offers.addons.sso.relevance: segment(s) ['retail']",
         ),
         ("b2b_saas_no_offers", "offers.kinds.upsel.enabled=true", "did you mean 'upsell'"),
-        ("b2b_saas_no_offers", "budget.on_shortfall=wait", "budget.on_shortfall: must be 'defer' or 'lose'"),
+        (
+            "b2b_saas_no_offers",
+            "budget.on_shortfall=wait",
+            "budget.on_shortfall: must be 'defer' or 'lose'",
+        ),
         (
             "b2b_saas_no_offers",
             "population.segments.smb.plan_limits={gold: 5}",
