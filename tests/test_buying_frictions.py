@@ -4,6 +4,7 @@ that keeps the account's latent risk (``offers.kinds.term_conversion.keep_risk``
 from __future__ import annotations
 
 import numpy as np
+from conftest import waterfall_reconciles
 
 import simlib
 from simlib.account import CONTRACT_ANNUAL
@@ -51,14 +52,7 @@ def test_displaced_deals_are_a_binomial_share_of_those_short():
     monthly = simlib.simulate(
         "b2b_approval_friction", seed=2, overrides=[*SMALL, f"budget.displace_probability={p}"]
     ).monthly
-    mrr = monthly["mrr"].to_numpy()
-    flows = (
-        monthly["new_mrr"]
-        + monthly["expansion_mrr"]
-        - monthly["contraction_mrr"]
-        - monthly["churned_mrr"]
-    ).to_numpy()
-    np.testing.assert_allclose(mrr[1:], mrr[:-1] + flows[1:], rtol=1e-12, atol=1e-6)
+    assert waterfall_reconciles(monthly)
 
 
 def _converted(keep_risk: bool) -> tuple[Simulation, np.ndarray, np.ndarray]:
