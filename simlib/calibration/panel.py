@@ -28,8 +28,9 @@ profile is one for every group, or one per group where the scenario takes a prof
 
 **Measurement noise** (:mod:`simlib.calibration.panel_noise`): the health score is replaced by
 its regression calibration ``mu_g + lambda_g (w - mu_g)``, the noise sd given (``noise_sd``, on
-the score's scale) or estimated from the variogram of the panel; the naive fit (``lambda = 1``)
-is reported beside it. **Standard errors**: a sandwich clustered by account that carries the
+the score's scale) or estimated from the variogram of the panel; the churn fit is then the SIMEX
+of the calibrated fit (:mod:`simlib.calibration.panel_simex`: pseudo-panels with extra noise,
+extrapolated back to none); the naive fit (``lambda = 1``) is reported beside it. **Standard errors**: a sandwich clustered by account that carries the
 uncertainty of the calibration (see :mod:`simlib.calibration.panel_churn`), for the churn and
 the offer fit alike.
 """
@@ -53,8 +54,9 @@ from .panel_churn import (
     renewal_rows,
     robust_covariance,
 )
-from .panel_noise import Calibration, calibration, influence, noise_from_panel
+from .panel_noise import Calibration, calibration, influence, noise_from_panel, noise_influence
 from .panel_read import PanelData, read_panel
+from .panel_simex import simex_churn
 from .sbg import json_number
 from .tenure import beta_nodes, nodes_for
 
@@ -74,9 +76,14 @@ __all__ = [
 
 #: How the standard errors are made (the JSON says so).
 SE_METHOD = (
-    "sandwich clustered by account, with the uncertainty of the noise correction (two-step "
-    "M-estimation, delta method)"
+    "sandwich clustered by account, with the uncertainty of the noise correction (the churn "
+    "link: the stacked estimating equations of SIMEX, the noise estimate included; the offer "
+    "link: two-step M-estimation, delta method)"
 )
+
+
+#: How the offer link is corrected (the JSON says so).
+OFFER_CORRECTION = "regression calibration (the logistic regression has no frailty)"
 
 
 def calibrated_health(d: PanelData, noise_sd: float) -> tuple[NDArray[np.float64], float]:
@@ -251,7 +258,12 @@ def fit_panel(
     ref = round(float(d.health.mean()), 4) if reference is None else float(reference)
     pieces = tenure_pieces or 1
     per_group = segments_take_a_profile() if profile_by_group is None else profile_by_group
-    churn = _fit_churn_with_se(d, cal, psi, ref, pieces, per_group)
+    if float(noise["sd"]) > 0:
+        psi_sigma = noise_influence(d) if noise_sd is None else None
+        churn, correction = simex_churn(d, float(noise["sd"]), psi_sigma, ref, pieces, per_group)
+    else:
+        churn = _fit_churn_with_se(d, cal, psi, ref, pieces, per_group)
+        correction = {"method": "none (noise sd 0)"}
     health = cal.health(d.health)
     offers = _fit_offers(d, health, lambda phi: cal.health(d.health, phi), (cal.phi, psi))
     naive = None
@@ -268,6 +280,7 @@ def fit_panel(
     return {
         "scenario_keys": keys,
         "measurement": _measurement(d, noise, cal),
+        "noise_correction": correction | {"offers": OFFER_CORRECTION},
         "naive": naive,
         "accounts": d.accounts,
         "rows": int(d.account.size),
@@ -429,7 +442,8 @@ def panel_fragment(fit: dict[str, Any], source: str) -> str:
     lines = [
         f"# Satisfaction links fitted by simlib calibrate panel from {source}.",
         f"# health noise sd {m['noise_sd']:.3g} ({m['method']}), reliability "
-        f"{m['reliability']:.3g} (regression calibration)",
+        f"{m['reliability']:.3g} (churn: {fit['noise_correction']['method']}; offers: "
+        "regression calibration)",
     ]
     for k, v in fit["scenario_keys"].items():
         if v["se"] is not None:

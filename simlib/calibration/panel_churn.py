@@ -54,6 +54,7 @@ from .tenure import beta_nodes, fit_tenure_sbg, nodes_for
 __all__ = [
     "ChurnLayout",
     "PanelChurnFit",
+    "account_influence",
     "account_scores",
     "fit_panel_churn",
     "last_month_open",
@@ -456,6 +457,35 @@ def account_scores(
     return out
 
 
+def account_influence(
+    fit: PanelChurnFit,
+    d: PanelData,
+    ref: float,
+    health: NDArray,
+    parts: list[tuple[Callable[[NDArray], NDArray], NDArray, NDArray]],
+) -> NDArray[np.float64]:
+    """Each account's influence on ``x`` (accounts x parameters), ``H^-1 u_i`` with ``u_i = s_i
+    + sum_j G_j psi_ij`` (see the module): ``parts`` holds, per estimated step, ``(health_of,
+    phi, psi)``, the health as a function of that step's parameters ``phi`` and each account's
+    influence ``psi`` (accounts x len(phi)) on them; NaN when the information is singular."""
+    u = account_scores(fit, d, health, ref)
+    for health_of, phi, psi in parts:
+        if psi is None or not psi.size:
+            continue
+        g = np.zeros((fit.x.size, phi.size))
+        for j in range(phi.size):
+            h = 1e-5 * max(1.0, abs(float(phi[j])))
+            e = np.zeros(phi.size)
+            e[j] = h
+            up = account_scores(fit, d, health_of(phi + e), ref).sum(axis=0)
+            down = account_scores(fit, d, health_of(phi - e), ref).sum(axis=0)
+            g[:, j] = (up - down) / (2 * h)
+        u = u + psi @ g.T
+    if not np.all(np.isfinite(fit.info)) or np.linalg.eigvalsh(fit.info).min() <= 0:
+        return np.full_like(u, np.nan)
+    return np.asarray(u @ np.linalg.inv(fit.info), dtype=np.float64)
+
+
 def robust_covariance(
     fit: PanelChurnFit,
     d: PanelData,
@@ -468,19 +498,6 @@ def robust_covariance(
     uncertainty (see the module): ``health_of(phi)`` the calibrated health for calibration
     parameters ``phi``, ``psi`` (accounts x len(phi)) each account's influence on ``phi``
     (None: ``phi`` known)."""
-    health = health_of(phi)
-    u = account_scores(fit, d, health, ref)
-    if psi is not None and psi.size:
-        g = np.zeros((fit.x.size, phi.size))
-        for j in range(phi.size):
-            h = 1e-5 * max(1.0, abs(float(phi[j])))
-            e = np.zeros(phi.size)
-            e[j] = h
-            up = account_scores(fit, d, health_of(phi + e), ref).sum(axis=0)
-            down = account_scores(fit, d, health_of(phi - e), ref).sum(axis=0)
-            g[:, j] = (up - down) / (2 * h)
-        u = u + psi @ g.T
-    if not np.all(np.isfinite(fit.info)) or np.linalg.eigvalsh(fit.info).min() <= 0:
-        return np.full_like(fit.info, np.nan)
-    bread = np.linalg.inv(fit.info)
-    return np.asarray(bread @ (u.T @ u) @ bread, dtype=np.float64)
+    parts = [] if psi is None else [(health_of, phi, psi)]
+    infl = account_influence(fit, d, ref, health_of(phi), parts)
+    return np.asarray(infl.T @ infl, dtype=np.float64)

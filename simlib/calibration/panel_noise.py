@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from ..errors import DataError
 from .panel_read import PanelData
 
-__all__ = ["Calibration", "calibration", "noise_from_panel"]
+__all__ = ["Calibration", "calibration", "noise_from_panel", "noise_influence"]
 
 #: Below this reliability the scores carry too little signal to fit.
 MIN_RELIABILITY = 0.05
@@ -164,3 +164,23 @@ def influence(d: PanelData, cal: Calibration, estimated: bool) -> NDArray[np.flo
         e[k] = h
         jac[:, k] = (phi_of(mean + e) - phi_of(mean - e)) / (2 * h)
     return np.asarray((totals - mean) @ jac.T / d.accounts, dtype=np.float64)
+
+
+def noise_influence(d: PanelData) -> NDArray[np.float64]:
+    """Each account's influence on the estimated noise sd (0-1 scale) of
+    :func:`noise_from_panel`: ``sigma_hat - sigma ~ sum_i psi_i``, the delta method on the
+    per-account lag sums of the variogram."""
+    lag = _lag_sums(d)
+    mean = lag.mean(axis=0)
+    linear = _nugget(mean[0::2] / mean[1::2])[1]
+
+    def sd_of(m: NDArray) -> float:
+        return math.sqrt(max(_nugget(m[0::2] / m[1::2], linear)[0], 0.0))
+
+    jac = np.zeros(mean.size)
+    for k in range(mean.size):
+        h = 1e-6 * max(abs(mean[k]), 1e-12)
+        e = np.zeros(mean.size)
+        e[k] = h
+        jac[k] = (sd_of(mean + e) - sd_of(mean - e)) / (2 * h)
+    return np.asarray((lag - mean) @ jac / d.accounts, dtype=np.float64)
