@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,14 +285,19 @@ def _cases_table(rows: list[dict], baselines: dict[int, dict[str, float]]) -> No
         )
 
 
+def _against_core(rows: list[dict], case: str, part: Callable[[dict, dict], str]) -> list[str]:
+    """``part(case row, core row)`` at each book size where both cases ran, smallest first."""
+    by = {(r["case"], r["accounts"]): r for r in rows}
+    return [
+        f"{part(by[case, n], by['core', n])} at {n:,}"
+        for n in sorted({r["accounts"] for r in rows})
+        if (case, n) in by and ("core", n) in by
+    ]
+
+
 def _coverage_cost(rows: list[dict]) -> None:
     """The time CS coverage adds: +coverage over core wall time at each book size."""
-    wall = {(r["case"], r["accounts"]): r["wall_s"] for r in rows}
-    parts = [
-        f"{wall['+coverage', n] / wall['core', n]:.2f}x at {n:,}"
-        for n in sorted({r["accounts"] for r in rows})
-        if ("core", n) in wall and ("+coverage", n) in wall
-    ]
+    parts = _against_core(rows, "+coverage", lambda c, k: f"{c['wall_s'] / k['wall_s']:.2f}x")
     if parts:
         print(
             "CS coverage: +coverage time over core time "
@@ -304,13 +310,11 @@ def _all_cost(rows: list[dict]) -> None:
     """Case ``all`` (the default book and every mechanism it leaves off) in account-months a
     second at each book size, its wall time over the core case's, against the target of
     2.5 million account-months a second at 100,000 accounts."""
-    by = {(r["case"], r["accounts"]): r for r in rows}
-    parts = [
-        f"{by['all', n]['am_per_s'] / 1e6:.2f} M/s ({by['all', n]['wall_s'] / by['core', n]['wall_s']:.2f}x"
-        f" core) at {n:,}"
-        for n in sorted({r["accounts"] for r in rows})
-        if ("all", n) in by and ("core", n) in by
-    ]
+    parts = _against_core(
+        rows,
+        "all",
+        lambda c, k: f"{c['am_per_s'] / 1e6:.2f} M/s ({c['wall_s'] / k['wall_s']:.2f}x core)",
+    )
     if parts:
         print(
             "Every mechanism: case all "

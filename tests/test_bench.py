@@ -31,6 +31,19 @@ def test_the_coverage_cost_line_divides_the_two_cases(capsys):
     assert "1.50x at 10, 1.25x at 100 accounts" in capsys.readouterr().out
 
 
+def test_the_every_mechanism_line_gives_the_rate_and_the_ratio_to_core(capsys):
+    from simlib.bench import _all_cost
+
+    rows = [
+        {"case": "core", "accounts": 10, "wall_s": 2.0, "am_per_s": 9e6},
+        {"case": "all", "accounts": 10, "wall_s": 5.0, "am_per_s": 2.6e6},
+        {"case": "all", "accounts": 100, "wall_s": 7.0, "am_per_s": 3e6},  # no core: left out
+    ]
+    _all_cost(rows)
+    out = capsys.readouterr().out
+    assert "case all 2.60 M/s (2.50x core) at 10 accounts" in out and "at 100" not in out
+
+
 def test_the_lab_robustness_case_runs_every_sample(capsys):
     from simlib.bench import _lab_line, run_lab_robustness
 
