@@ -47,6 +47,7 @@ from scipy.optimize import minimize
 from scipy.special import logit, logsumexp
 
 from ..errors import DataError
+from .covariate import _AB, _D_BOUND, _EFFECT_BOUND  # the same search box as the one-group fit
 from .fitting import fit_sbg
 from .panel_read import PanelData
 from .tenure import beta_nodes, fit_tenure_sbg, nodes_for
@@ -62,9 +63,6 @@ __all__ = [
     "robust_covariance",
 ]
 
-_AB = (math.log(1e-4), math.log(1e6))
-_EFFECT_BOUND = 50.0
-_D_BOUND = 15.0
 _ROWS_PER_CHUNK = 50_000
 _STEP = 1e-5  # central-difference step of the scores (log alpha, log beta, effect, shifts)
 
